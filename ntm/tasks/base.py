@@ -1,0 +1,198 @@
+"""What every task shares: the episode a model consumes, the task interface, and the costs.
+
+A task turns a seed into whole episodes. Each episode is one sequence-to-sequence example:
+the model reads ``inputs`` one timestep at a time and emits one output per timestep; only the
+timesteps where ``mask`` is True are scored against ``targets``. The NTM, the LSTM baseline
+and the step-through explorer all consume this same ``Batch``.
+
+    inputs   [B, T, input_size]   float32  the whole episode; answer-phase inputs are zero
+    targets  [B, T, output_size]  float32  zero wherever the mask is False
+    mask     [B, T]               bool     the timesteps whose output is scored
+
+Costs (Graves et al. 2014, section 4: figures plot "cost per sequence (bits)"):
+
+    loss       mean binary cross-entropy over scored bits (nats)    what the optimiser minimises
+    cost_bits  BCE summed over a sequence's scored bits, in bits,   what the paper plots
+               averaged over the batch
+    bit_errors scored bits whose thresholded prediction is wrong,   what "solved" means
+               per sequence
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+
+_LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing tensors elementwise has no single truth value
+class Batch:
+    """One batch of whole episodes.
+
+    Attributes:
+        inputs: ``[B, T, input_size]`` float32; zero during the answer phase.
+        targets: ``[B, T, output_size]`` float32; zero wherever ``mask`` is False.
+        mask: ``[B, T]`` bool; True at the timesteps whose output is scored.
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    mask: torch.Tensor
+
+    def __post_init__(self):
+        b, t = self.mask.shape
+        if self.inputs.shape[:2] != (b, t) or self.targets.shape[:2] != (b, t):
+            raise ValueError(f"inputs {tuple(self.inputs.shape)}, targets {tuple(self.targets.shape)} "
+                             f"and mask {tuple(self.mask.shape)} must agree on [B, T]")
+
+    @property
+    def batch_size(self) -> int:
+        return self.mask.shape[0]
+
+    @property
+    def num_steps(self) -> int:
+        """T, the episode length including padding."""
+        return self.mask.shape[1]
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(self.inputs.to(device), self.targets.to(device), self.mask.to(device))
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task: its parameters are the dataclass fields, validated in ``__post_init__``.
+
+    Subclasses set ``name``, ``length_name`` and ``min_length`` and implement ``input_size``,
+    ``output_size``, ``train_lengths`` and ``sample``.
+    """
+
+    name: ClassVar[str]
+    length_name: ClassVar[str]   # what the size knob ``length`` of ``sample`` counts
+    min_length: ClassVar[int] = 1  # the smallest ``length`` that makes an episode
+
+    @property
+    def input_size(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def output_size(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def train_lengths(self) -> tuple[int, int]:
+        """Inclusive range ``(lo, hi)`` of the size knob during training."""
+        raise NotImplementedError
+
+    def sample(self, batch_size: int, generator: torch.Generator, length: int | None = None) -> Batch:
+        """A batch from the training distribution; ``length`` fixes the size knob (may exceed
+        ``train_lengths`` for generalisation tests). Uses only ``generator`` for randomness."""
+        raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        """The task's parameters as a JSON-able dict; ``make_task(self.name, **config)`` rebuilds it."""
+        return dataclasses.asdict(self)
+
+    # -- shared by subclasses ------------------------------------------------------------------
+
+    def _episode_length(self, batch_size: int, generator: torch.Generator, length: int | None) -> int:
+        """Checks the ``sample`` arguments and returns the size knob: ``length`` or a uniform draw
+        from ``train_lengths``."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
+        if not isinstance(generator, torch.Generator):
+            raise ValueError(f"generator must be a torch.Generator; got {type(generator).__name__}")
+        if length is None:
+            lo, hi = self.train_lengths
+            return int(torch.randint(lo, hi + 1, (1,), generator=generator, device=generator.device))
+        if isinstance(length, bool) or not isinstance(length, int) or length < self.min_length:
+            raise ValueError(f"{self.name}: length ({self.length_name}) must be an int >= "
+                             f"{self.min_length}; got {length!r}")
+        return length
+
+
+def check_int(task: object, name: str, minimum: int) -> None:
+    """Raises ValueError unless ``task.<name>`` is an int (not a bool) ``>= minimum``."""
+    value = getattr(task, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{type(task).__name__}: {name} must be an int >= {minimum}; got {value!r}")
+
+
+def check_order(task: object, low: str, high: str) -> None:
+    """Raises ValueError unless ``task.<low> <= task.<high>``."""
+    if getattr(task, low) > getattr(task, high):
+        raise ValueError(f"{type(task).__name__}: {low} ({getattr(task, low)}) must be <= "
+                         f"{high} ({getattr(task, high)})")
+
+
+def random_bits(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """Independent Bernoulli(0.5) bits as float32, of the given shape."""
+    half = torch.full(shape, 0.5, device=generator.device)
+    return torch.bernoulli(half, generator=generator)
+
+
+# -- costs --------------------------------------------------------------------------------------
+
+
+def _scored_bce(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Elementwise BCE (nats), zeroed where the mask is False. ``[B, T, output_size]``."""
+    if logits.shape != batch.targets.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} must have the targets' shape "
+                         f"{tuple(batch.targets.shape)}")
+    bce = F.binary_cross_entropy_with_logits(logits, batch.targets, reduction="none")
+    return bce * batch.mask.unsqueeze(-1)
+
+
+def loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Mean binary cross-entropy (nats) over the scored bits: the training objective.
+
+    Args:
+        logits: ``[B, T, output_size]`` pre-sigmoid outputs.
+        batch: the episode the logits answer.
+
+    Returns:
+        Scalar. Padding and input-phase steps contribute nothing, so episodes of different
+        lengths weigh by their number of scored bits.
+    """
+    scored_bits = batch.mask.sum() * batch.targets.shape[-1]
+    return _scored_bce(logits, batch).sum() / scored_bits.clamp(min=1)
+
+
+def cost_bits(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Cost per sequence in bits, as plotted in the paper (section 4).
+
+    Binary cross-entropy summed over each sequence's scored timesteps and bits, converted from
+    nats to bits (divided by ln 2), then averaged over the batch. Zero logits (p = 0.5 for every
+    bit) cost exactly one bit per scored bit.
+
+    Args:
+        logits: ``[B, T, output_size]``.
+        batch: the episode the logits answer.
+
+    Returns:
+        Scalar.
+    """
+    per_sequence = _scored_bce(logits, batch).sum(dim=(1, 2)) / _LN2  # [B]
+    return per_sequence.mean()
+
+
+def bit_errors(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Scored bits whose prediction ``sigmoid(logits) > 0.5`` differs from the target.
+
+    Args:
+        logits: ``[B, T, output_size]``.
+        batch: the episode the logits answer.
+
+    Returns:
+        ``[B]`` int64, the number of wrong bits in each sequence.
+    """
+    if logits.shape != batch.targets.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} must have the targets' shape "
+                         f"{tuple(batch.targets.shape)}")
+    wrong = (logits > 0) != (batch.targets > 0.5)  # sigmoid(x) > 0.5  <=>  x > 0
+    return (wrong & batch.mask.unsqueeze(-1)).sum(dim=(1, 2))
