@@ -1,0 +1,85 @@
+"""Evaluation: bit errors per sequence, by length, for the generalisation comparisons of section 4."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from .tasks import Task, bit_errors, cost_bits
+
+# Lengths (of each task's size knob) at which generalisation is reported by default.
+DEFAULT_LENGTHS: dict[str, list[int]] = {
+    "copy": [10, 20, 30, 50, 80, 100, 120],
+    "repeat-copy": [5, 10, 15, 20],
+    "associative-recall": [2, 3, 4, 5, 6, 8, 10, 12],
+    "priority-sort": [10, 15, 20, 25, 30],
+}
+
+
+def max_length(task: Task, model: nn.Module) -> int | None:
+    """The longest size-knob value whose episode fits the model's memory (None: no limit).
+
+    A copy of L vectors needs L slots, so longer tests would overwrite the start of the
+    sequence whatever the model learned; the tables stop there.
+    """
+    slots = getattr(getattr(model, "config", None), "memory_slots", None)
+    if slots is None:
+        return None
+    if task.name == "copy":
+        return slots
+    if task.name == "repeat-copy":
+        return slots
+    if task.name == "associative-recall":
+        return slots // (task.item_len + 1)
+    return slots
+
+
+def default_lengths(task: Task, model: nn.Module | None = None) -> list[int]:
+    lengths = DEFAULT_LENGTHS.get(task.name, [task.train_lengths[1]])
+    limit = max_length(task, model) if model is not None else None
+    return [n for n in lengths if limit is None or n <= limit]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, task: Task, length: int, sequences: int = 100, seed: int = 0,
+             batch_size: int = 50) -> dict[str, Any]:
+    """Mean bit errors and cost per sequence at one length, over ``sequences`` seeded sequences.
+
+    Returns:
+        ``{"length", "sequences", "bit_errors" (mean per sequence), "bit_errors_max",
+        "cost_bits" (mean per sequence), "perfect" (fraction with no error)}``.
+    """
+    if sequences < 1:
+        raise ValueError(f"sequences must be >= 1; got {sequences}")
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    errors, costs = [], []
+    try:
+        remaining = sequences
+        while remaining > 0:
+            b = min(batch_size, remaining)
+            batch = task.sample(b, generator, length=length)
+            logits, _, _ = model(batch.inputs)
+            errors.append(bit_errors(logits, batch).float())
+            costs.append(cost_bits(logits, batch) * b)
+            remaining -= b
+    finally:
+        model.train(was_training)
+    err = torch.cat(errors)
+    return {"length": length, "sequences": sequences, "bit_errors": err.mean().item(),
+            "bit_errors_max": err.max().item(), "cost_bits": (sum(costs) / sequences).item(),
+            "perfect": (err == 0).float().mean().item()}
+
+
+def generalisation_table(model: nn.Module, task: Task, lengths: list[int], sequences: int = 100,
+                         seed: int = 0, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    """``evaluate`` at each length; ``progress(done, total)`` is called after each."""
+    rows = []
+    for i, length in enumerate(lengths):
+        rows.append(evaluate(model, task, length, sequences, seed))
+        if progress:
+            progress(i + 1, len(lengths))
+    return rows

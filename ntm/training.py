@@ -1,0 +1,358 @@
+"""Training: the loop, its settings, metrics, checkpoints, status for background jobs.
+
+A run lives in one folder (``--checkpoint-path``):
+
+    checkpoint.json + weights-*.safetensors + optimizer-*.safetensors   resumable state (ntm.presets)
+    metrics.jsonl     one JSON line per report: batches, sequences, loss, cost (bits/sequence),
+                      bit errors/sequence, sequences/s, elapsed seconds
+    status.json       state (running, done, cancelled, failed), progress and ETA; rewritten
+                      atomically at every report so another process can watch the run
+    sample.json       the model's current answer to one fixed example, for live plots
+
+Settings come in three groups that ``-p key=value`` can all reach: the training settings of
+``TrainSettings``, the model's config fields (``NTMConfig`` / ``LSTMConfig``) and the task's
+parameters. ``resolve_params`` sorts overrides into them and rejects unknown keys or bad values.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .evaluation import default_lengths, generalisation_table
+from .io import append_jsonl, atomic_write_json, read_jsonl
+from .model import MODEL_TYPES, build_model, config_fields
+from .presets import has_checkpoint, load_checkpoint, save_checkpoint, save_preset
+from .tasks import bit_errors, cost_bits, loss as task_loss, make_task, task_params
+
+OPTIMIZERS = ("rmsprop", "adam")
+
+
+@dataclass
+class TrainSettings:
+    """Training settings (everything except the model's and the task's own parameters)."""
+
+    batch_size: int = 8
+    num_batches: int = 4000
+    optimizer: str = "adam"          # "rmsprop" (the paper, with momentum) or "adam"
+    lr: float = 3e-3
+    momentum: float = 0.9            # RMSprop only
+    alpha: float = 0.95              # RMSprop smoothing constant
+    clip_value: float = 10.0         # gradients are clipped elementwise to [-clip, clip]
+    report_interval: int = 200       # batches between metrics lines
+    checkpoint_interval: int = 1000  # batches between checkpoints (0: only at the end)
+    compile: bool = False            # torch.compile the NTM step (faster after ~30 s of compiling)
+    threads: int = 0                 # torch CPU threads; 0 leaves torch's default
+
+    def __post_init__(self):
+        for name in ("batch_size", "num_batches", "report_interval"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        if isinstance(self.checkpoint_interval, bool) or not isinstance(self.checkpoint_interval, int) \
+                or self.checkpoint_interval < 0:
+            raise ValueError(f"checkpoint_interval must be an integer >= 0; got {self.checkpoint_interval!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
+        for name in ("lr", "clip_value"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive number; got {v!r}")
+        for name in ("momentum", "alpha"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0 <= v < 1):
+                raise ValueError(f"{name} must be in [0, 1); got {v!r}")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
+            raise ValueError(f"threads must be an integer >= 0; got {self.threads!r}")
+
+
+# Per-task starting points, tuned on a 2-core CPU (see presets/*/README.md for what they reach).
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "copy": {},
+    "repeat-copy": {},
+    "associative-recall": {},
+    "priority-sort": {},
+}
+
+
+def _parse_value(text: str, like: Any, key: str) -> Any:
+    if isinstance(like, bool):
+        low = text.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"-p {key}={text}: expected true or false")
+    if isinstance(like, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"-p {key}={text}: expected an integer") from None
+    if isinstance(like, float):
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"-p {key}={text}: expected a number") from None
+    return text
+
+
+@dataclass
+class RunSpec:
+    """Everything that defines a run: what to train, on what, how."""
+
+    task: str = "copy"
+    model_type: str = "ntm"
+    seed: int = 1000
+    settings: TrainSettings = field(default_factory=TrainSettings)
+    model: dict[str, Any] = field(default_factory=dict)      # model config overrides
+    task_params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "model_type": self.model_type, "seed": self.seed,
+                "settings": asdict(self.settings), "model": dict(self.model),
+                "task_params": dict(self.task_params)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunSpec":
+        return cls(d["task"], d["model_type"], d["seed"], TrainSettings(**d["settings"]),
+                   dict(d.get("model", {})), dict(d.get("task_params", {})))
+
+
+def valid_param_keys(task: str, model_type: str) -> dict[str, dict[str, Any]]:
+    """The keys ``-p`` accepts for this task and model type, by group, with their defaults."""
+    return {
+        "training": {f.name: f.default for f in fields(TrainSettings)},
+        "model": config_fields(model_type),
+        "task": {k: v[1] for k, v in task_params(task).items()},
+    }
+
+
+def resolve_params(task: str, model_type: str, pairs: list[str], base: RunSpec | None = None,
+                   settings_overrides: dict[str, Any] | None = None) -> RunSpec:
+    """Build a ``RunSpec`` from ``key=value`` strings (``-p``) and explicit setting overrides.
+
+    Raises:
+        ValueError: one line naming the bad key or value and the valid keys.
+    """
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"--model-type must be one of {', '.join(MODEL_TYPES)}; got {model_type!r}")
+    groups = valid_param_keys(task, model_type)
+    spec = base or RunSpec(task=task, model_type=model_type)
+    settings = asdict(spec.settings)
+    settings.update(TASK_DEFAULTS.get(task, {}).get("settings", {}) if base is None else {})
+    model = dict(TASK_DEFAULTS.get(task, {}).get(model_type, {})) if base is None else dict(spec.model)
+    tparams = dict(spec.task_params)
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"-p expects key=value (e.g. -p batch_size=16); got {pair!r}")
+        key, value = (s.strip() for s in pair.split("=", 1))
+        if key in groups["training"]:
+            settings[key] = _parse_value(value, groups["training"][key], key)
+        elif key in groups["model"]:
+            model[key] = _parse_value(value, groups["model"][key], key)
+        elif key in groups["task"]:
+            tparams[key] = _parse_value(value, groups["task"][key], key)
+        else:
+            valid = sorted(set().union(*groups.values()))
+            raise ValueError(f"unknown parameter {key!r} for --task {task} --model-type {model_type}; "
+                             f"valid keys: {', '.join(valid)}")
+    settings.update({k: v for k, v in (settings_overrides or {}).items() if v is not None})
+    spec = RunSpec(task, model_type, spec.seed, TrainSettings(**settings), model, tparams)
+    # Build once to validate the model and task parameters now, not after minutes of work.
+    t = make_task(task, **tparams)
+    build_model(model_type, {**model, "input_size": t.input_size, "output_size": t.output_size})
+    return spec
+
+
+class Trainer:
+    """Runs one training run in ``run_dir``, resuming from its checkpoint when asked."""
+
+    def __init__(self, spec: RunSpec, run_dir: str | os.PathLike, resume: bool = False,
+                 progress: bool = True, on_report: Callable[[dict[str, Any]], None] | None = None):
+        self.run_dir = Path(run_dir)
+        self.progress_bar = progress
+        self.on_report = on_report
+        self._stop_requested = False
+        self.resumed = False
+        if resume and has_checkpoint(self.run_dir):
+            ckpt = load_checkpoint(self.run_dir)
+            self.spec = RunSpec.from_dict(ckpt.train["spec"])
+            # Settings that may change on resume: how long to run and how often to report/save.
+            for name in ("num_batches", "report_interval", "checkpoint_interval", "compile", "threads"):
+                setattr(self.spec.settings, name, getattr(spec.settings, name))
+            self.model, self.task = ckpt.model, ckpt.task
+            self.optimizer = self._make_optimizer()
+            self.optimizer.load_state_dict(ckpt.optimizer_state)
+            self.generator = torch.Generator()
+            self.generator.set_state(ckpt.generator_state)
+            self.batches = int(ckpt.progress["batches"])
+            self.sequences = int(ckpt.progress["sequences"])
+            self.elapsed = float(ckpt.progress["elapsed"])
+            self.resumed = True
+            # Reports written after that checkpoint describe progress that is now redone.
+            kept = [r for r in read_jsonl(self.metrics_path) if r.get("batches", 0) <= self.batches]
+            from .io import atomic_write_text
+            import json
+            atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+        else:
+            if resume is False and has_checkpoint(self.run_dir):
+                raise ValueError(f"{self.run_dir} already holds a checkpoint: pass --resume to continue "
+                                 f"it, or choose another --checkpoint-path")
+            self.spec = spec
+            torch.manual_seed(spec.seed)
+            self.task = make_task(spec.task, **spec.task_params)
+            self.model = build_model(spec.model_type, {**spec.model, "input_size": self.task.input_size,
+                                                       "output_size": self.task.output_size})
+            self.optimizer = self._make_optimizer()
+            self.generator = torch.Generator().manual_seed(spec.seed)
+            self.batches, self.sequences, self.elapsed = 0, 0, 0.0
+            self.metrics_path.unlink(missing_ok=True)
+        if self.spec.settings.threads:
+            torch.set_num_threads(self.spec.settings.threads)
+        if self.spec.settings.compile and hasattr(self.model, "compile_step"):
+            self.model.compile_step()
+        self.sample = self.task.sample(1, torch.Generator().manual_seed(0), length=self.task.train_lengths[1])
+
+    # ---- paths -------------------------------------------------------------------------------
+    @property
+    def metrics_path(self) -> Path:
+        return self.run_dir / "metrics.jsonl"
+
+    @property
+    def status_path(self) -> Path:
+        return self.run_dir / "status.json"
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        s = self.spec.settings
+        params = self.model.parameters()
+        if s.optimizer == "rmsprop":
+            return torch.optim.RMSprop(params, lr=s.lr, momentum=s.momentum, alpha=s.alpha)
+        return torch.optim.Adam(params, lr=s.lr)
+
+    def request_stop(self, *_: Any) -> None:
+        """Finish the current batch, checkpoint, and stop (SIGTERM/SIGINT handler)."""
+        self._stop_requested = True
+
+    # ---- the loop ------------------------------------------------------------------------------
+    def train_batch(self) -> tuple[float, float, float]:
+        batch = self.task.sample(self.spec.settings.batch_size, self.generator)
+        self.optimizer.zero_grad(set_to_none=True)
+        logits, _, _ = self.model(batch.inputs)
+        loss = task_loss(logits, batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(self.model.parameters(), self.spec.settings.clip_value)
+        self.optimizer.step()
+        with torch.no_grad():
+            return loss.item(), cost_bits(logits, batch).item(), bit_errors(logits, batch).float().mean().item()
+
+    def write_status(self, state: str, message: str = "", rate: float | None = None) -> dict[str, Any]:
+        total = self.spec.settings.num_batches
+        remaining = max(total - self.batches, 0) * self.spec.settings.batch_size
+        status = {"state": state, "batches": self.batches, "num_batches": total,
+                  "sequences": self.sequences, "elapsed": round(self.elapsed, 2),
+                  "eta_seconds": round(remaining / rate, 1) if rate else None,
+                  "pid": os.getpid(), "updated": time.time(), "message": message,
+                  "task": self.spec.task, "model_type": self.spec.model_type}
+        atomic_write_json(self.status_path, status)
+        return status
+
+    def write_sample(self) -> None:
+        self.model.eval()
+        with torch.no_grad():
+            logits, _, _ = self.model(self.sample.inputs)
+        self.model.train()
+        atomic_write_json(self.run_dir / "sample.json", {
+            "batches": self.batches,
+            "inputs": self.sample.inputs[0].tolist(), "targets": self.sample.targets[0].tolist(),
+            "outputs": torch.sigmoid(logits[0]).tolist(), "mask": self.sample.mask[0].tolist()})
+
+    def checkpoint(self) -> None:
+        save_checkpoint(self.run_dir, self.model, self.task, self.optimizer, self.generator,
+                        train={"spec": self.spec.to_dict()},
+                        progress={"batches": self.batches, "sequences": self.sequences,
+                                  "elapsed": self.elapsed})
+
+    def run(self) -> dict[str, Any]:
+        """Train until ``num_batches`` (or a stop request). Returns the final status."""
+        s = self.spec.settings
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.model.train()
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)} \
+            if _in_main_thread() else {}
+        for sig in previous:
+            signal.signal(sig, self.request_stop)
+        bar = None
+        if self.progress_bar:
+            from tqdm import tqdm
+            bar = tqdm(total=s.num_batches, initial=self.batches, unit="batch", dynamic_ncols=True)
+        window: list[tuple[float, float, float]] = []
+        window_start, window_seqs = time.perf_counter(), 0
+        rate = None
+        state = "running"
+        self.write_status(state)
+        try:
+            while self.batches < s.num_batches and not self._stop_requested:
+                t0 = time.perf_counter()
+                window.append(self.train_batch())
+                self.elapsed += time.perf_counter() - t0
+                self.batches += 1
+                self.sequences += s.batch_size
+                window_seqs += s.batch_size
+                if bar is not None:
+                    bar.update(1)
+                if self.batches % s.report_interval == 0 or self.batches == s.num_batches:
+                    now = time.perf_counter()
+                    rate = window_seqs / max(now - window_start, 1e-9)
+                    n = len(window)
+                    record = {"batches": self.batches, "sequences": self.sequences,
+                              "loss": sum(w[0] for w in window) / n,
+                              "cost_bits": sum(w[1] for w in window) / n,
+                              "bit_errors": sum(w[2] for w in window) / n,
+                              "seq_per_s": round(rate, 2), "elapsed": round(self.elapsed, 2)}
+                    append_jsonl(self.metrics_path, record)
+                    self.write_sample()
+                    self.write_status(state, rate=rate)
+                    if bar is not None:
+                        bar.set_postfix(cost=f"{record['cost_bits']:.3f}", err=f"{record['bit_errors']:.2f}",
+                                        seq_s=f"{rate:.0f}")
+                    if self.on_report:
+                        self.on_report(record)
+                    window, window_start, window_seqs = [], time.perf_counter(), 0
+                if s.checkpoint_interval and self.batches % s.checkpoint_interval == 0:
+                    self.checkpoint()
+            self.checkpoint()
+            state = "cancelled" if self._stop_requested and self.batches < s.num_batches else "done"
+            return self.write_status(state, rate=rate)
+        except Exception as exc:
+            self.write_status("failed", message=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def export_preset(self, path: str | os.PathLike, command: str, lengths: list[int] | None = None,
+                      sequences: int = 100) -> Path:
+        """Evaluate generalisation by length and save the model as a preset bundle."""
+        lengths = lengths or default_lengths(self.task, self.model)
+        table = generalisation_table(self.model, self.task, lengths, sequences=sequences, seed=12345)
+        curve = read_jsonl(self.metrics_path)
+        metrics = {"task": self.spec.task, "model_type": self.spec.model_type, "seed": self.spec.seed,
+                   "batches": self.batches, "sequences": self.sequences,
+                   "train_seconds": round(self.elapsed, 1),
+                   "train_lengths": list(self.task.train_lengths), "length_name": self.task.length_name,
+                   "generalisation": table, "curve": curve, "spec": self.spec.to_dict(), "command": command}
+        return save_preset(path, self.model, self.task, metrics, command)
+
+
+def _in_main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
