@@ -38,7 +38,19 @@ from .tasks import Task, make_task
 
 MODEL_FORMAT = "ntm-explorer-model/1"
 CHECKPOINT_FORMAT = "ntm-explorer-checkpoint/1"
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+ROOT = Path(__file__).resolve().parent.parent
+PRESETS_DIR = ROOT / "presets"          # built-in presets, committed with the project
+DATA_ENV = "NTM_EXPLORER_DATA"          # where the app keeps what users make (jobs, their presets)
+
+
+def data_dir() -> Path:
+    """Folder for data users create: ``$NTM_EXPLORER_DATA``, else ``.data/`` in the project."""
+    return Path(os.environ.get(DATA_ENV) or ROOT / ".data")
+
+
+def user_presets_dir() -> Path:
+    """Presets saved from the app's training jobs (kept out of the committed ``presets/``)."""
+    return data_dir() / "presets"
 
 
 class BundleError(ValueError):
@@ -149,8 +161,11 @@ def load_preset(path: str | os.PathLike) -> Preset:
         BundleError: missing, truncated, corrupted or mismatched files, with what to do.
     """
     path = Path(path)
-    if not path.is_dir() and (PRESETS_DIR / str(path)).is_dir():
-        path = PRESETS_DIR / str(path)
+    if not path.is_dir():
+        for root in (PRESETS_DIR, user_presets_dir()):
+            if (root / str(path)).is_dir():
+                path = root / str(path)
+                break
     if not path.is_dir():
         raise BundleError(f"no preset at {path}. Available presets: "
                           f"{', '.join(p.name for p in list_presets()) or 'none'}.")
@@ -172,11 +187,16 @@ def load_preset(path: str | os.PathLike) -> Preset:
 
 
 def list_presets(root: str | os.PathLike | None = None) -> list[Path]:
-    """Folders under ``root`` (default ``presets/``) that look like presets, sorted by name."""
-    root = Path(root) if root is not None else PRESETS_DIR
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir() if (p / "config.json").is_file())
+    """Preset folders (those with a config.json) under ``root``, sorted by name.
+
+    Without ``root``: the built-in ``presets/`` first, then the user's presets (``user_presets_dir``).
+    """
+    roots = [Path(root)] if root is not None else [PRESETS_DIR, user_presets_dir()]
+    found = []
+    for r in roots:
+        if r.is_dir():
+            found += sorted(p for p in r.iterdir() if (p / "config.json").is_file())
+    return found
 
 
 # ---- training checkpoints ----------------------------------------------------------------------
