@@ -89,8 +89,9 @@ def _train(args: argparse.Namespace) -> int:
     spec.seed = args.seed
     run_dir = Path(args.checkpoint_path or f"checkpoints/{args.task}-{args.model_type}-{args.seed}")
     from .presets import BundleError
+    command = "python -m ntm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
-        trainer = Trainer(spec, run_dir, resume=args.resume, progress=not args.no_progress)
+        trainer = Trainer(spec, run_dir, resume=args.resume, progress=not args.no_progress, command=command)
     except (BundleError, ValueError) as exc:
         return _fail(str(exc))
     if trainer.resumed:
@@ -100,8 +101,7 @@ def _train(args: argparse.Namespace) -> int:
     summary = json.loads(last[-1]) if last else {}
     print(json.dumps({"state": status["state"], "run_dir": str(run_dir), **summary}))
     if args.preset_out and status["state"] == "done":
-        command = "python -m ntm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        path = trainer.export_preset(args.preset_out, command)
+        path = trainer.export_preset(args.preset_out)
         print(f"saved preset {path}", file=sys.stderr)
     return 0 if status["state"] in ("done", "cancelled") else 1
 

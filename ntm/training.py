@@ -33,6 +33,7 @@ from .presets import has_checkpoint, load_checkpoint, save_checkpoint, save_pres
 from .tasks import bit_errors, cost_bits, loss as task_loss, make_task, task_params
 
 OPTIMIZERS = ("rmsprop", "adam")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -46,6 +47,8 @@ class TrainSettings:
     momentum: float = 0.9            # RMSprop only
     alpha: float = 0.95              # RMSprop smoothing constant
     clip_value: float = 10.0         # gradients are clipped elementwise to [-clip, clip]
+    lr_schedule: str = "constant"    # "constant", or "cosine": anneal to lr * lr_min_ratio by num_batches
+    lr_min_ratio: float = 0.05
     report_interval: int = 200       # batches between metrics lines
     checkpoint_interval: int = 1000  # batches between checkpoints (0: only at the end)
     compile: bool = False            # torch.compile the NTM step (faster after ~30 s of compiling)
@@ -59,6 +62,10 @@ class TrainSettings:
         if isinstance(self.checkpoint_interval, bool) or not isinstance(self.checkpoint_interval, int) \
                 or self.checkpoint_interval < 0:
             raise ValueError(f"checkpoint_interval must be an integer >= 0; got {self.checkpoint_interval!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}; got {self.lr_schedule!r}")
+        if not (isinstance(self.lr_min_ratio, (int, float)) and 0 < self.lr_min_ratio <= 1):
+            raise ValueError(f"lr_min_ratio must be in (0, 1]; got {self.lr_min_ratio!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
         for name in ("lr", "clip_value"):
@@ -175,8 +182,10 @@ class Trainer:
     """Runs one training run in ``run_dir``, resuming from its checkpoint when asked."""
 
     def __init__(self, spec: RunSpec, run_dir: str | os.PathLike, resume: bool = False,
-                 progress: bool = True, on_report: Callable[[dict[str, Any]], None] | None = None):
+                 progress: bool = True, on_report: Callable[[dict[str, Any]], None] | None = None,
+                 command: str | None = None):
         self.run_dir = Path(run_dir)
+        self.commands: list[str] = []
         self.progress_bar = progress
         self.on_report = on_report
         self._stop_requested = False
@@ -195,6 +204,7 @@ class Trainer:
             self.batches = int(ckpt.progress["batches"])
             self.sequences = int(ckpt.progress["sequences"])
             self.elapsed = float(ckpt.progress["elapsed"])
+            self.commands = list(ckpt.train.get("commands", []))
             self.resumed = True
             # Reports written after that checkpoint describe progress that is now redone.
             kept = [r for r in read_jsonl(self.metrics_path) if r.get("batches", 0) <= self.batches]
@@ -214,6 +224,8 @@ class Trainer:
             self.generator = torch.Generator().manual_seed(spec.seed)
             self.batches, self.sequences, self.elapsed = 0, 0, 0.0
             self.metrics_path.unlink(missing_ok=True)
+        if command:
+            self.commands.append(command)
         if self.spec.settings.threads:
             torch.set_num_threads(self.spec.settings.threads)
         if self.spec.settings.compile and hasattr(self.model, "compile_step"):
@@ -241,7 +253,19 @@ class Trainer:
         self._stop_requested = True
 
     # ---- the loop ------------------------------------------------------------------------------
+    def learning_rate(self) -> float:
+        """The learning rate for the next batch (the schedule is a function of the batch count,
+        so a resumed run continues on the same curve)."""
+        s = self.spec.settings
+        if s.lr_schedule == "constant":
+            return s.lr
+        progress = min(self.batches / max(s.num_batches, 1), 1.0)
+        floor = s.lr * s.lr_min_ratio
+        return floor + 0.5 * (s.lr - floor) * (1 + math.cos(math.pi * progress))
+
     def train_batch(self) -> tuple[float, float, float]:
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate()
         batch = self.task.sample(self.spec.settings.batch_size, self.generator)
         self.optimizer.zero_grad(set_to_none=True)
         logits, _, _ = self.model(batch.inputs)
@@ -275,7 +299,7 @@ class Trainer:
 
     def checkpoint(self) -> None:
         save_checkpoint(self.run_dir, self.model, self.task, self.optimizer, self.generator,
-                        train={"spec": self.spec.to_dict()},
+                        train={"spec": self.spec.to_dict(), "commands": self.commands},
                         progress={"batches": self.batches, "sequences": self.sequences,
                                   "elapsed": self.elapsed})
 
@@ -315,7 +339,8 @@ class Trainer:
                               "loss": sum(w[0] for w in window) / n,
                               "cost_bits": sum(w[1] for w in window) / n,
                               "bit_errors": sum(w[2] for w in window) / n,
-                              "seq_per_s": round(rate, 2), "elapsed": round(self.elapsed, 2)}
+                              "seq_per_s": round(rate, 2), "elapsed": round(self.elapsed, 2),
+                              "lr": self.learning_rate()}
                     append_jsonl(self.metrics_path, record)
                     self.write_sample()
                     self.write_status(state, rate=rate)
@@ -339,9 +364,13 @@ class Trainer:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def export_preset(self, path: str | os.PathLike, command: str, lengths: list[int] | None = None,
-                      sequences: int = 100) -> Path:
-        """Evaluate generalisation by length and save the model as a preset bundle."""
+    def export_preset(self, path: str | os.PathLike, command: str | None = None,
+                      lengths: list[int] | None = None, sequences: int = 100) -> Path:
+        """Evaluate generalisation by length and save the model as a preset bundle.
+
+        ``command`` defaults to the commands that made the run (the first one, then each resume).
+        """
+        command = command or " && ".join(self.commands) or "(trained from Python)"
         lengths = lengths or default_lengths(self.task, self.model)
         table = generalisation_table(self.model, self.task, lengths, sequences=sequences, seed=12345)
         curve = read_jsonl(self.metrics_path)
