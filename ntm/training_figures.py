@@ -1,0 +1,161 @@
+"""Figures for training and generalisation: plain data in, Plotly figures out (no Streamlit).
+
+    curves_figure(metrics)             metrics.jsonl lines -> loss and cost per sequence vs sequences seen
+    sample_figure(sample)              sample.json -> target vs output heatmaps of the scored steps
+    generalisation_figure(series)      {label: rows of evaluate()} -> bit errors per sequence vs length
+    examples_figure(target, outputs)   one long example: target, then each model's output
+
+The paper's figures plot "cost per sequence (bits)" against sequences seen (figs. 3, 4, 9) and
+show target/output pairs as heatmaps with time running left to right (figs. 4, 5); these follow.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+HEATMAP_SCALE = "Greys"       # 0 = white, 1 = black: reads like the paper's bit plots
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+LOG_FLOOR = 1e-2              # where a zero lands on a log axis (a perfect length)
+
+
+def format_duration(seconds: float | None) -> str:
+    """``75`` -> ``"1 min 15 s"``; None -> ``"–"``."""
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    s = int(round(max(seconds, 0)))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def _empty(message: str, height: int = 260) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+def curves_figure(metrics: Sequence[dict[str, Any]]) -> go.Figure:
+    """Training curves from metrics lines (``ntm.training``: sequences, loss, cost_bits, bit_errors).
+
+    Left: loss, the mean binary cross-entropy per scored bit (nats) the optimiser minimises.
+    Right: cost per sequence in bits (the paper's y-axis), with bit errors per sequence dotted.
+    """
+    if not metrics:
+        return _empty("Waiting for the first report…")
+    x = [m["sequences"] for m in metrics]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss (BCE per bit, nats)", "cost per sequence (bits)"),
+                        horizontal_spacing=0.12)
+    fig.add_trace(go.Scatter(x=x, y=[m["loss"] for m in metrics], mode="lines+markers", name="loss",
+                             line=dict(color=PALETTE[0]), marker=dict(size=4)), row=1, col=1)
+    fig.add_trace(go.Scatter(x=x, y=[m["cost_bits"] for m in metrics], mode="lines+markers", name="cost (bits)",
+                             line=dict(color=PALETTE[1]), marker=dict(size=4)), row=1, col=2)
+    if all("bit_errors" in m for m in metrics):
+        fig.add_trace(go.Scatter(x=x, y=[m["bit_errors"] for m in metrics], mode="lines", name="bit errors",
+                                 line=dict(color=PALETTE[2], dash="dot")), row=1, col=2)
+    fig.update_xaxes(title_text="sequences seen")
+    fig.update_yaxes(rangemode="tozero")
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def _scored(rows: Sequence[Sequence[float]], mask: Sequence[bool] | None) -> np.ndarray:
+    """``[T, W]`` rows -> ``[W, T_scored]`` (bits down, time across), keeping the scored steps."""
+    a = np.asarray(rows, dtype=float)
+    if mask is not None:
+        a = a[np.asarray(mask, dtype=bool)]
+    return a.T if a.size else np.zeros((0, 0))
+
+
+def bit_errors_of(target: np.ndarray, output: np.ndarray) -> int:
+    """Bits whose thresholded output (> 0.5) differs from the target."""
+    return int(((np.asarray(output) > 0.5) != (np.asarray(target) > 0.5)).sum())
+
+
+def _heatmap(z: np.ndarray, name: str, showscale: bool) -> go.Heatmap:
+    return go.Heatmap(z=z, zmin=0, zmax=1, colorscale=HEATMAP_SCALE, name=name, showscale=showscale,
+                      colorbar=dict(len=0.8, thickness=10),
+                      hovertemplate="step %{x}, bit %{y}: %{z:.2f}<extra>" + name + "</extra>")
+
+
+def sample_figure(sample: dict[str, Any] | None) -> go.Figure:
+    """The model's current answer to one fixed example (``sample.json``): target above, output
+    (sigmoid probabilities) below, over the scored timesteps."""
+    if not sample:
+        return _empty("No sample prediction yet.")
+    mask = sample.get("mask")
+    target, output = _scored(sample["targets"], mask), _scored(sample["outputs"], mask)
+    errors = bit_errors_of(target, output)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+                        subplot_titles=("target", f"output ({errors} bit error{'s' if errors != 1 else ''})"))
+    fig.add_trace(_heatmap(target, "target", False), row=1, col=1)
+    fig.add_trace(_heatmap(output, "output", True), row=2, col=1)
+    fig.update_yaxes(title_text="bit", autorange="reversed")
+    fig.update_xaxes(title_text="scored timestep", row=2, col=1)
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10),
+                      title=dict(text=f"sample prediction at batch {sample.get('batches', '?')}", x=0, font=dict(size=14)))
+    return fig
+
+
+def generalisation_figure(series: dict[str, Sequence[dict[str, Any]]], train_lengths: Sequence[int] | None = None,
+                          length_name: str = "sequence length", log_y: bool = False,
+                          dashed: Iterable[str] = ()) -> go.Figure:
+    """Bit errors per sequence against length, one line per model (rows of ``ntm.evaluation.evaluate``:
+    ``length``, ``bit_errors``, ``bit_errors_max``, ``perfect``).
+
+    ``train_lengths``: (lo, hi) shaded as the lengths seen in training. ``dashed``: labels drawn
+    dashed (e.g. the table saved when the preset was trained). ``log_y``: zeros are drawn at
+    ``LOG_FLOOR`` (a log axis has no zero); the hover shows the true value.
+    """
+    series = {label: rows for label, rows in series.items() if rows}
+    if not series:
+        return _empty("No evaluation yet.", height=380)
+    dashed = set(dashed)
+    fig = go.Figure()
+    if train_lengths:
+        lo, hi = train_lengths
+        fig.add_vrect(x0=lo - 0.5, x1=hi + 0.5, fillcolor="rgba(120,120,120,0.15)", line_width=0,
+                      annotation_text="training lengths", annotation_position="top left")
+    for i, (label, rows) in enumerate(series.items()):
+        rows = sorted(rows, key=lambda r: r["length"])
+        y = [float(r["bit_errors"]) for r in rows]
+        fig.add_trace(go.Scatter(
+            x=[r["length"] for r in rows], y=[max(v, LOG_FLOOR) for v in y] if log_y else y,
+            customdata=[[v, float(r.get("bit_errors_max", float("nan"))), 100 * float(r.get("perfect", float("nan")))]
+                        for v, r in zip(y, rows)],
+            hovertemplate=(f"{label}<br>{length_name} %{{x}}: %{{customdata[0]:.2f}} bit errors/sequence"
+                           "<br>max %{customdata[1]:.0f}, %{customdata[2]:.0f}% perfect<extra></extra>"),
+            mode="lines+markers", name=label,
+            line=dict(color=PALETTE[i % len(PALETTE)], dash="dash" if label in dashed else "solid")))
+    fig.update_xaxes(title_text=length_name)
+    fig.update_yaxes(title_text="bit errors per sequence", type="log" if log_y else "linear",
+                     rangemode="normal" if log_y else "tozero")
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
+    return fig
+
+
+def examples_figure(target: Sequence[Sequence[float]], outputs: dict[str, Sequence[Sequence[float]]],
+                    title: str = "") -> go.Figure:
+    """One example: the target, then each model's output, as ``[T, W]`` rows of the scored steps
+    (time across, bits down), each titled with its bit errors."""
+    t = _scored(target, None)
+    rows = [("target", t)] + [(label, _scored(out, None)) for label, out in outputs.items()]
+    titles = ["target"] + [f"{label} ({bit_errors_of(t, z)} bit errors)" for label, z in rows[1:]]
+    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=titles)
+    for i, (label, z) in enumerate(rows):
+        fig.add_trace(_heatmap(z, label, i == 0), row=i + 1, col=1)
+    fig.update_yaxes(title_text="bit", autorange="reversed")
+    fig.update_xaxes(title_text="scored timestep", row=len(rows), col=1)
+    fig.update_layout(height=150 + 150 * len(rows), margin=dict(l=10, r=10, t=50 if title else 30, b=10),
+                      title=dict(text=title, x=0, font=dict(size=14)) if title else None)
+    return fig
