@@ -520,9 +520,12 @@ def _load(job_dir: Path) -> Job | None:
     if pid is None and time.time() - float(last.get("started") or 0) < 30:
         alive = True                      # being launched right now (job.json is written twice)
     state, message = job_state(alive, status, exit_record, job_dir, bool(last.get("cancel_requested")))
+    preset_path = Path(record["preset"]["path"])
+    if exit_record and exit_record.get("preset"):
+        preset_path = Path(exit_record["preset"])     # where it was saved (``name-2`` if the name was taken)
     return Job(id=record["id"], dir=job_dir, name=record.get("name", record["id"]),
                created=float(record.get("created", 0)), spec=record["spec"],
-               preset_name=record["preset"]["name"], preset_path=Path(record["preset"]["path"]),
+               preset_name=preset_path.name, preset_path=preset_path,
                state=state, status=status, exit=exit_record, pid=pid if alive else None,
                message=message, launches=len(launches))
 

@@ -1,0 +1,204 @@
+"""Train: an NTM or the LSTM baseline on one of the paper's tasks, in the background.
+
+Inputs → ``ntm.training.resolve_params`` (validation) → ``ntm.jobs.start_job`` (a process of its
+own). The job list and each job's panel are read from the job folders (``ntm.jobs``) inside a
+fragment that reruns every ``POLL_SECONDS`` while a job is active; figures come from
+``ntm.training_figures``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from ntm import jobs
+from ntm.tasks import TASKS, task_params
+from ntm.training import TrainSettings, resolve_params, valid_param_keys
+from ntm.training_figures import curves_figure, format_duration, sample_figure
+
+ROOT = Path(__file__).resolve().parent.parent
+STEP_THROUGH = "pages/step_through.py"
+POLL_SECONDS = 1.5
+TASK_LABELS = {"copy": "Copy (4.1)", "repeat-copy": "Repeat copy (4.2)",
+               "associative-recall": "Associative recall (4.3)", "priority-sort": "Priority sort (4.5)"}
+MODEL_LABELS = {"ntm": "NTM", "lstm": "LSTM baseline"}
+STATE_LABELS = {"starting": "⏳ starting", "running": "▶️ running", "stopping": "⏹️ stopping",
+                "saving": "💾 saving preset", "done": "✅ done", "cancelled": "⏹️ cancelled",
+                "interrupted": "⚠️ interrupted", "failed": "❌ failed"}
+# Model fields the form shows, with (min, max) from ntm.jobs.LIMITS.
+MODEL_FIELDS = {"ntm": {"controller_size": "Controller size", "memory_slots": "Memory slots (N)",
+                        "memory_width": "Memory width (M)"},
+                "lstm": {"hidden_size": "Hidden units per layer", "layers": "LSTM layers"}}
+teacher = bool(st.session_state.get("teacher"))
+
+
+def free_preset_name(base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``... whichever no preset or job uses yet."""
+    for n in range(1, 1000):
+        name = base if n == 1 else f"{base}-{n}"
+        try:
+            return jobs.check_preset_name(name)
+        except jobs.JobError:
+            continue
+    return base
+
+
+def limits(key: str) -> dict:
+    lo, hi = jobs.LIMITS[key]
+    return {"min_value": int(lo), "max_value": int(hi)}
+
+
+st.title("Train")
+st.markdown(
+    "Train a Neural Turing Machine, or the paper's LSTM baseline, on one of its tasks. Training runs "
+    "in a process of its own: keep exploring, reload, or close the tab; the job keeps running as long "
+    "as the app does. **Cost** is what the paper plots: binary cross-entropy summed over a sequence's "
+    "output bits, in bits. When a job finishes it is evaluated on longer sequences and saved as a "
+    "preset you can step through and compare on the **Generalisation** page.")
+
+if started := st.session_state.pop("train_started", None):
+    st.success(f"Started job {started}.")
+
+# ---- a new job --------------------------------------------------------------------------------
+st.subheader("New job")
+c_task, c_model = st.columns([2, 1])
+task = c_task.selectbox("Task", list(TASKS), format_func=lambda t: TASK_LABELS.get(t, t), key="train_task")
+model_type = c_model.radio("Model", list(MODEL_LABELS), format_func=MODEL_LABELS.get, horizontal=True,
+                           key="train_model")
+defaults = valid_param_keys(task, model_type)
+train_defaults = TrainSettings()
+
+with st.form("new_job"):
+    c1, c2, c3, c4 = st.columns(4)
+    batch_size = c1.number_input("Batch size", value=train_defaults.batch_size, step=1,
+                                 **limits("batch_size"), key="train_batch_size")
+    num_batches = c2.number_input("Batches", value=2000, step=100, **limits("num_batches"),
+                                  help="Sequences seen = batches × batch size.", key="train_num_batches")
+    lr = c3.number_input("Learning rate", value=float(train_defaults.lr), step=1e-4, format="%.4f",
+                         min_value=jobs.LIMITS["lr"][0], max_value=jobs.LIMITS["lr"][1], key="train_lr")
+    seed = c4.number_input("Seed", value=1000, step=1, min_value=0, max_value=2**31 - 1, key="train_seed")
+    model_values = {}
+    for col, (key, label) in zip(st.columns(4), MODEL_FIELDS[model_type].items()):
+        model_values[key] = col.number_input(label, value=int(defaults["model"][key]), step=1, **limits(key),
+                                             key=f"train_{model_type}_{key}")
+    task_values = {}
+    with st.expander("Task parameters", expanded=False):
+        params = task_params(task)
+        for col, (key, (_, default)) in zip(st.columns(len(params)), params.items()):
+            task_values[key] = col.number_input(key, value=int(default), step=1, min_value=1,
+                                                key=f"train_{task}_{key}")
+    report_interval, checkpoint_interval = 50, 200
+    if not teacher:
+        with st.expander("Reporting and checkpoints", expanded=False):
+            r1, r2 = st.columns(2)
+            report_interval = r1.number_input("Report every (batches)", value=50, step=10,
+                                              **limits("report_interval"), key="train_report_interval",
+                                              help="A point on the curves and a fresh sample prediction.")
+            checkpoint_interval = r2.number_input("Checkpoint every (batches)", value=200, step=100,
+                                                  **limits("checkpoint_interval"), key="train_checkpoint_interval",
+                                                  help="A kill loses at most this much progress; 0: only at the end.")
+    name_key = f"train_preset_name_{task}_{model_type}"
+    preset_name = st.text_input("Save as preset", value=free_preset_name(f"my-{task}-{model_type}"), key=name_key,
+                                help="Letters, digits, '-', '_' or '.'; not the name of an existing preset.")
+    submitted = st.form_submit_button("Start training", type="primary")
+
+if submitted:
+    pairs = [f"{k}={v}" for k, v in {**model_values, **task_values}.items()]
+    try:
+        spec = resolve_params(task, model_type, pairs, settings_overrides={
+            "batch_size": int(batch_size), "num_batches": int(num_batches), "lr": float(lr),
+            "report_interval": int(report_interval), "checkpoint_interval": int(checkpoint_interval)})
+        spec.seed = int(seed)
+        job = jobs.start_job(spec, preset_name)
+    except ValueError as exc:               # resolve_params and jobs.JobError: one line saying what to fix
+        st.error(f"Not started: {exc}")
+    else:
+        st.session_state["train_started"] = job.id
+        st.session_state["train_job"] = job.id
+        st.session_state.pop(name_key, None)
+        st.rerun()
+
+
+# ---- jobs -------------------------------------------------------------------------------------
+def job_panel(job: jobs.Job) -> None:
+    st.markdown(f"**{STATE_LABELS.get(job.state, job.state)}** · {TASK_LABELS.get(job.task, job.task)} · "
+                f"{MODEL_LABELS[job.model_type]} · preset `{job.preset_name}`")
+    eta = f" · ETA {format_duration(job.eta_seconds)}" if job.state == "running" else ""
+    st.progress(job.fraction, text=f"{job.fraction:.0%} · {job.sequences:,} of {job.total_sequences:,} "
+                                   f"sequences · batch {job.batches:,} of {job.num_batches:,}{eta}")
+    if job.state == "failed":
+        st.error(f"Failed: {job.message}")
+        st.code(job.log_tail() or "(the log is empty)", language="text")
+    elif job.state == "interrupted":
+        st.warning(job.message)
+    elif job.state == "done":
+        if job.preset_saved:
+            st.success(f"Saved as preset **{job.preset_name}**.")
+            if (ROOT / STEP_THROUGH).is_file():
+                try:
+                    st.page_link(STEP_THROUGH, label="Open it in Step through", icon=":material/step:")
+                except st.errors.StreamlitAPIException:
+                    pass                    # the page is not registered (e.g. this page run on its own)
+        else:
+            st.warning(f"{job.message}, but the preset folder is gone (deleted?).")
+    elif job.message:
+        st.caption(job.message)
+
+    buttons = st.columns([1, 1, 1, 3])
+    if job.active and buttons[0].button("Cancel", key=f"cancel-{job.id}", icon=":material/stop:"):
+        with st.spinner("Stopping: the job writes a checkpoint first…"):
+            jobs.cancel_job(job.id)
+        st.rerun()
+    if job.resumable:
+        total = buttons[2].number_input("Total batches", value=job.num_batches, step=100,
+                                        min_value=max(job.batches, 1), max_value=int(jobs.LIMITS["num_batches"][1]),
+                                        key=f"resume-total-{job.id}", label_visibility="collapsed")
+        if buttons[1].button("Resume", key=f"resume-{job.id}", icon=":material/play_arrow:", type="primary",
+                             help="Continue from the last checkpoint, up to the total batches beside"):
+            try:
+                jobs.resume_job(job.id, num_batches=int(total))
+            except jobs.JobError as exc:
+                st.error(f"Not resumed: {exc}")
+            else:
+                st.rerun()
+    if not job.active and buttons[3].button("Remove job", key=f"remove-{job.id}", icon=":material/delete:",
+                                            help="Delete the job's folder (a saved preset stays)"):
+        jobs.remove_job(job.id)
+        st.session_state.pop("train_job", None)
+        st.rerun()
+
+    c_curves, c_sample = st.columns([3, 2])
+    c_curves.plotly_chart(curves_figure(job.metrics()), key=f"curves-{job.id}")
+    c_sample.plotly_chart(sample_figure(job.sample()), key=f"sample-{job.id}")
+    if job.state != "failed":
+        with st.expander("Log"):
+            st.code(job.log_tail(40) or "(empty)", language="text")
+
+
+def jobs_section(polling: bool) -> None:
+    all_jobs = jobs.list_jobs()
+    if any(j.active for j in all_jobs) != polling:
+        st.rerun()                          # start or stop polling: a full rerun redefines the fragment
+    head, refresh = st.columns([5, 1])
+    head.subheader("Jobs")
+    refresh.button("Refresh", icon=":material/refresh:", key="train_refresh",
+                   help="Jobs started in other tabs appear here; running jobs refresh by themselves.")
+    if not all_jobs:
+        st.info("No jobs yet: start one above.")
+        return
+    st.dataframe([{"job": j.name, "state": STATE_LABELS.get(j.state, j.state), "progress": f"{j.fraction:.0%}",
+                   "task": j.task, "model": MODEL_LABELS[j.model_type], "preset": j.preset_name,
+                   "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created))} for j in all_jobs],
+                 hide_index=True, key="train_table")
+    by_id = {j.id: j for j in all_jobs}
+    if st.session_state.get("train_job") not in by_id:
+        st.session_state["train_job"] = all_jobs[0].id
+    chosen = st.selectbox("Job", list(by_id), key="train_job",
+                          format_func=lambda i: f"{by_id[i].name} — {STATE_LABELS.get(by_id[i].state, '')}")
+    job_panel(by_id[chosen])
+
+
+polling = any(j.active for j in jobs.list_jobs())
+st.fragment(jobs_section, run_every=POLL_SECONDS if polling else None)(polling)

@@ -1,0 +1,163 @@
+"""The Train page (AppTest, with real job processes): the form validates before anything starts,
+a started job is listed with its progress, curves and sample, and finishes as a preset; a crash
+shows its log; cancel, resume and the concurrency limit work from the page."""
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ntm import jobs
+from ntm.presets import list_presets
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("NTM_EXPLORER_DATA", str(tmp_path / "data"))
+    monkeypatch.delenv(jobs.MAX_JOBS_ENV, raising=False)
+    monkeypatch.delenv(jobs.FAULT_ENV, raising=False)
+    yield tmp_path / "data"
+    for job in jobs.list_jobs():
+        if job.pid:
+            jobs._signal_group(job.pid, signal.SIGKILL)
+    jobs._reap()
+
+
+def train_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def fill_tiny(at, name="tiny-copy", num_batches=40):
+    for key, value in {"train_batch_size": 4, "train_num_batches": num_batches, "train_lr": 0.01,
+                       "train_ntm_controller_size": 16, "train_ntm_memory_slots": 16, "train_ntm_memory_width": 8,
+                       "train_copy_max_len": 4, "train_report_interval": 5, "train_checkpoint_interval": 10}.items():
+        at.number_input(key=key).set_value(value)
+    at.text_input(key="train_preset_name_copy_ntm").set_value(name)
+
+
+def submit(at):
+    at.button[[b.label for b in at.button].index("Start training")].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def wait_job(predicate, timeout=120):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [j for j in jobs.list_jobs() if predicate(j)]
+        if found:
+            return found[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; jobs: {[(j.name, j.state, j.batches) for j in jobs.list_jobs()]}")
+        time.sleep(0.1)
+
+
+def texts(elements):
+    return " | ".join(str(e.value) for e in elements)
+
+
+def test_the_form_offers_the_fields_of_the_chosen_model():
+    at = train_page()
+    labels = [n.label for n in at.number_input]
+    assert {"Controller size", "Memory slots (N)", "Memory width (M)"} <= set(labels)
+    assert "Hidden units per layer" not in labels
+    at.radio(key="train_model").set_value("lstm").run()
+    labels = [n.label for n in at.number_input]
+    assert {"Hidden units per layer", "LSTM layers"} <= set(labels) and "Memory slots (N)" not in labels
+    assert at.text_input(key="train_preset_name_copy_lstm").value == "my-copy-lstm"
+    at.selectbox(key="train_task").set_value("associative-recall").run()
+    assert "max_items" in [n.label for n in at.number_input]
+    assert "No jobs yet" in texts(at.info)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"train_copy_min_len": 9}, "min_len"),                                   # min_len > max_len (4)
+    ({"name": "../outside"}, "not a safe folder name"),
+])
+def test_a_bad_value_is_a_clear_message_and_nothing_starts(change, message):
+    at = train_page()
+    fill_tiny(at, name=change.pop("name", "tiny-copy"))
+    for key, value in change.items():
+        at.number_input(key=key).set_value(value)
+    submit(at)
+    assert any(message in e.value and e.value.startswith("Not started:") for e in at.error), texts(at.error)
+    assert jobs.list_jobs() == []
+    assert not jobs.jobs_dir().exists() or not [p for p in jobs.jobs_dir().iterdir() if p.is_dir()]
+
+
+def test_a_job_started_from_the_page_shows_progress_and_becomes_a_preset():
+    at = train_page()
+    fill_tiny(at, num_batches=40)
+    submit(at)
+    (job,) = jobs.list_jobs()
+    assert f"Started job {job.id}" in texts(at.success)
+    assert job.spec["model"] == {"controller_size": 16, "memory_slots": 16, "memory_width": 8}
+    assert job.spec["settings"]["batch_size"] == 4 and job.spec["task_params"]["max_len"] == 4
+    assert at.selectbox(key="train_job").value == job.id
+    assert at.dataframe[0].value["preset"].tolist() == ["tiny-copy"]
+
+    wait_job(lambda j: j.state == "running" and j.batches >= 10)
+    at.run()
+    (bar,) = at.get("progress")
+    assert 0 < bar.proto.value < 100 and "sequences" in bar.proto.text and "ETA" in bar.proto.text
+    curves = at.get("plotly_chart")[0].proto.spec
+    assert '"loss"' in curves and '"sequences seen"' in curves
+
+    wait_job(lambda j: j.state == "done")
+    at.run()
+    assert not at.exception
+    (bar,) = at.get("progress")
+    assert bar.proto.value == 100 and "160 of 160 sequences" in bar.proto.text
+    assert "Saved as preset **tiny-copy**." in texts(at.success)
+    assert "tiny-copy" in [p.name for p in list_presets()]
+    assert "heatmap" in at.get("plotly_chart")[1].proto.spec
+    # The next suggestion does not clash with the saved preset.
+    assert at.text_input(key="train_preset_name_copy_ntm").value == "my-copy-ntm"
+
+
+def test_a_crashed_job_is_shown_as_failed_with_its_log(monkeypatch):
+    monkeypatch.setenv(jobs.FAULT_ENV, "crash-after-batches:2")
+    at = train_page()
+    fill_tiny(at, name="crashy")
+    submit(at)
+    wait_job(lambda j: j.state == "failed")
+    at.run()
+    assert "Failed: RuntimeError: injected fault" in texts(at.error)
+    assert any("Traceback (most recent call last)" in c.value for c in at.code)
+    assert [b.label for b in at.button if b.label in ("Cancel", "Resume")] == []
+
+
+def test_cancel_resume_and_the_concurrency_limit_from_the_page(monkeypatch):
+    monkeypatch.setenv(jobs.FAULT_ENV, "delay-per-batch:0.05")
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
+    at = train_page()
+    fill_tiny(at, name="long-one", num_batches=100_000)
+    submit(at)
+    (job,) = jobs.list_jobs()
+
+    # A second start while one runs is refused with a clear message, and nothing starts.
+    fill_tiny(at, name="second-one")
+    submit(at)
+    assert any("already running" in e.value and "at most 1 at once" in e.value for e in at.error), texts(at.error)
+    assert [j.id for j in jobs.list_jobs()] == [job.id]
+
+    wait_job(lambda j: j.state == "running" and j.batches >= 5)
+    at.run()
+    at.button(key=f"cancel-{job.id}").click().run()
+    assert jobs.get_job(job.id).state == "cancelled"
+    assert "cancelled" in at.selectbox(key="train_job").format_func(job.id)
+    at.number_input(key=f"resume-total-{job.id}").set_value(jobs.get_job(job.id).batches + 5)
+    at.button(key=f"resume-{job.id}").click().run()
+    assert not at.exception
+    job = wait_job(lambda j: j.state == "done", timeout=120)
+    at.run()
+    assert "Saved as preset **long-one**." in texts(at.success) and job.launches == 2
