@@ -19,7 +19,7 @@ from ntm.training import TrainSettings, resolve_params, valid_param_keys
 from ntm.training_figures import curves_figure, format_duration, sample_figure
 
 ROOT = Path(__file__).resolve().parent.parent
-STEP_THROUGH = "pages/step_through.py"
+STEP_THROUGH, GENERALISATION = "pages/step_through.py", "pages/generalisation.py"
 POLL_SECONDS = 1.5
 TASK_LABELS = {"copy": "Copy (4.1)", "repeat-copy": "Repeat copy (4.2)",
                "associative-recall": "Associative recall (4.3)", "priority-sort": "Priority sort (4.5)"}
@@ -136,11 +136,16 @@ def job_panel(job: jobs.Job) -> None:
     elif job.state == "done":
         if job.preset_saved:
             st.success(f"Saved as preset **{job.preset_name}**.")
-            if (ROOT / STEP_THROUGH).is_file():
-                try:
-                    st.page_link(STEP_THROUGH, label="Open it in Step through", icon=":material/step:")
-                except st.errors.StreamlitAPIException:
-                    pass                    # the page is not registered (e.g. this page run on its own)
+            # NTMs can be stepped through (the page takes ?preset=); either can be compared.
+            links = [(STEP_THROUGH, f"Step through {job.preset_name}", ":material/step:", {"preset": job.preset_name})
+                     ] if job.model_type == "ntm" else []
+            links.append((GENERALISATION, "Compare on the Generalisation page", ":material/trending_up:", None))
+            for page, label, icon, params in links:
+                if (ROOT / page).is_file():
+                    try:
+                        st.page_link(page, label=label, icon=icon, query_params=params)
+                    except st.errors.StreamlitAPIException:
+                        pass                # the page is not registered (e.g. this page run on its own)
         else:
             st.warning(f"{job.message}, but the preset folder is gone (deleted?).")
     elif job.message:

@@ -122,6 +122,15 @@ def test_a_job_started_from_the_page_shows_progress_and_becomes_a_preset():
     assert "heatmap" in at.get("plotly_chart")[1].proto.spec
     # The next suggestion does not clash with the saved preset.
     assert at.text_input(key="train_preset_name_copy_ntm").value == "my-copy-ntm"
+    links = {link.proto.label: link.proto.page for link in at.get("page_link")}
+    assert "Step through tiny-copy" in links and "Compare on the Generalisation page" in links
+
+    # The new preset is offered at once in the step-through page, and opens there.
+    at.switch_page("pages/step_through.py").run()
+    (chooser,) = [s for s in at.selectbox if s.label == "Preset"]
+    assert any(o.startswith("tiny-copy — copy · NTM") for o in chooser.options), chooser.options
+    chooser.set_value("tiny-copy").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
 
 
 def test_a_crashed_job_is_shown_as_failed_with_its_log(monkeypatch):
