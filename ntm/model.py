@@ -164,8 +164,12 @@ class NTM(nn.Module):
             step = self._compiled_step
         recorder = Recorder(self, state.memory) if record else None
         outputs = []
+        # Time-major and contiguous, so every x_t has the same strides whatever T is (a compiled
+        # step would otherwise recompile for each sequence length).
+        # (.contiguous() would keep the odd stride of a size-1 batch dimension, hence the copy.)
+        per_step = inputs.new_empty(steps, batch, inputs.shape[-1]).copy_(inputs.transpose(0, 1))
         for t in range(steps):
-            out, state, head_recs = step(inputs[:, t], state, record)
+            out, state, head_recs = step(per_step[t], state, record)
             outputs.append(out)
             if recorder is not None:
                 recorder.step(state.memory, head_recs, out)
