@@ -1,11 +1,14 @@
 package org.ntmexplorer.neo4j;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
+import org.neo4j.configuration.GraphDatabaseInternalSettings;
 import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.configuration.connectors.BoltConnector;
+import org.neo4j.configuration.connectors.BoltConnectorInternalSettings;
 import org.neo4j.configuration.helpers.SocketAddress;
 import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
@@ -20,14 +23,15 @@ import org.neo4j.io.ByteUnit;
  *
  * <pre>
  *   java -cp "target/classes:target/lib/*" org.ntmexplorer.neo4j.ThrowawayNeo4j \
- *        --home DIR --port PORT [--password PW] [--no-auth]
+ *        --home DIR --port PORT [--password PW] [--no-auth] [--exit-with PID]
  * </pre>
  *
  * With auth on (the default), the user {@code neo4j} gets the given password, so a client
  * with a wrong password is really refused. Restarting on the same {@code --home} keeps the
  * data. Once Bolt accepts connections the program prints one line
  * {@code BOLT_READY bolt://127.0.0.1:PORT} on stdout; SIGTERM (or Ctrl-C) shuts the
- * database down cleanly and then the program exits 0.
+ * database down cleanly and then the program exits 0. With {@code --exit-with PID} it also
+ * shuts down when that process is gone (a test session that died cannot leave it behind).
  */
 public final class ThrowawayNeo4j {
 
@@ -38,12 +42,14 @@ public final class ThrowawayNeo4j {
         int port = -1;
         String password = "ntm-explorer-test";
         boolean auth = true;
+        long exitWith = -1;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--home" -> home = Path.of(args[++i]).toAbsolutePath();
                 case "--port" -> port = Integer.parseInt(args[++i]);
                 case "--password" -> password = args[++i];
                 case "--no-auth" -> auth = false;
+                case "--exit-with" -> exitWith = Long.parseLong(args[++i]);
                 default -> usage("unknown argument " + args[i]);
             }
         }
@@ -61,6 +67,10 @@ public final class ThrowawayNeo4j {
                 .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(256))
                 .setConfig(GraphDatabaseSettings.preallocate_logical_logs, false)
                 .setConfig(GraphDatabaseSettings.keep_logical_logs, "false")
+                // Stop in about a second instead of Netty's default ~10 s quiet periods
+                // (internal settings of the pinned 5.26; the data is safe before this point).
+                .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_quiet_period, 0)
+                .setConfig(BoltConnectorInternalSettings.connection_shutdown_wait_time, Duration.ofSeconds(1))
                 .build();
 
         CountDownLatch stopped = new CountDownLatch(1);
@@ -80,6 +90,9 @@ public final class ThrowawayNeo4j {
 
         System.out.println("BOLT_READY bolt://127.0.0.1:" + port);
         System.out.flush();
+        if (exitWith > 0) {
+            watchParent(exitWith);
+        }
         stopped.await();
     }
 
@@ -98,9 +111,26 @@ public final class ThrowawayNeo4j {
         }
     }
 
+    /** Exit (running the shutdown hook) once process {@code pid} has ended. */
+    private static void watchParent(long pid) {
+        Thread watcher = new Thread(() -> {
+            while (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+            System.out.println("PARENT_GONE " + pid);
+            System.exit(0);
+        }, "parent-watcher");
+        watcher.setDaemon(true);
+        watcher.start();
+    }
+
     private static void usage(String problem) {
         System.err.println("ThrowawayNeo4j: " + problem);
-        System.err.println("usage: ThrowawayNeo4j --home DIR --port PORT [--password PW] [--no-auth]");
+        System.err.println("usage: ThrowawayNeo4j --home DIR --port PORT [--password PW] [--no-auth] [--exit-with PID]");
         System.exit(2);
     }
 }
