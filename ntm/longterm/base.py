@@ -491,6 +491,9 @@ class LongTermStore(ABC):
     # -- JSON ------------------------------------------------------------------------
     def export_json(self, path: str | os.PathLike | None = None, include_embeddings: bool = True) -> dict[str, Any]:
         """The whole graph as a dict (see the module docstring); also written to ``path`` if given."""
+        own = getattr(self, "path", None)
+        if path is not None and own is not None and Path(path).resolve() == Path(own).resolve():
+            raise InvalidGraphData(f"{path} is the store's own file; export to another file")
         data = graph_to_json(self.graph(include_embeddings), self.dimension, include_embeddings)
         if path is not None:
             from .embedded import atomic_write_text
@@ -498,14 +501,14 @@ class LongTermStore(ABC):
         return data
 
     def import_json(self, data: Any, run: str = "import") -> dict[str, int]:
-        """Add a graph export (dict, JSON text/bytes, or a path) to this store.
+        """Add a graph export to this store: a dict, JSON text (str or bytes), or a file (a Path).
 
         Checks the whole file first (InvalidGraphData, nothing written, if anything is
         wrong). Nodes/edges without a ``run`` get ``run``; training logs in the file are kept
         as they are, and a file without any gets one log per write, as ``add_*`` would.
         Returns counts written.
         """
-        if isinstance(data, (str, os.PathLike)) and not (isinstance(data, str) and data.lstrip().startswith("{")):
+        if isinstance(data, os.PathLike):
             try:
                 data = Path(data).read_bytes()
             except OSError as exc:

@@ -284,10 +284,10 @@ class EmbeddedStore(LongTermStore):
         return {"propositions": len(nodes), "relations": len(own | touching), "training_logs": len(logs)}
 
     def clear(self) -> None:
+        """Delete everything; D is unset again (or back to ``dimension=`` given at open)."""
         with self._writing():
-            dimension = self._dimension
             self._reset_memory()
-            self._dimension = dimension
+            self._dimension = self._fixed_dimension
 
     # -- reading ---------------------------------------------------------------------
     @property
