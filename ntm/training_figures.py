@@ -102,8 +102,9 @@ def sample_figure(sample: dict[str, Any] | None) -> go.Figure:
     fig.add_trace(_heatmap(output, "output", True), row=2, col=1)
     fig.update_yaxes(title_text="bit", autorange="reversed")
     fig.update_xaxes(title_text="scored timestep", row=2, col=1)
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10),
-                      title=dict(text=f"sample prediction at batch {sample.get('batches', '?')}", x=0, font=dict(size=14)))
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=60, b=10),
+                      title=dict(text=f"sample prediction at batch {sample.get('batches', '?')}", x=0, y=0.98,
+                                 font=dict(size=14)))
     return fig
 
 

@@ -24,9 +24,9 @@ POLL_SECONDS = 1.5
 TASK_LABELS = {"copy": "Copy (4.1)", "repeat-copy": "Repeat copy (4.2)",
                "associative-recall": "Associative recall (4.3)", "priority-sort": "Priority sort (4.5)"}
 MODEL_LABELS = {"ntm": "NTM", "lstm": "LSTM baseline"}
-STATE_LABELS = {"starting": "⏳ starting", "running": "▶️ running", "stopping": "⏹️ stopping",
-                "saving": "💾 saving preset", "done": "✅ done", "cancelled": "⏹️ cancelled",
-                "interrupted": "⚠️ interrupted", "failed": "❌ failed"}
+STATE_ICONS = {"starting": ":material/hourglass_top:", "running": ":material/play_circle:",
+               "stopping": ":material/stop_circle:", "saving": ":material/save:", "done": ":material/check_circle:",
+               "cancelled": ":material/cancel:", "interrupted": ":material/warning:", "failed": ":material/error:"}
 # Model fields the form shows, with (min, max) from ntm.jobs.LIMITS.
 MODEL_FIELDS = {"ntm": {"controller_size": "Controller size", "memory_slots": "Memory slots (N)",
                         "memory_width": "Memory width (M)"},
@@ -99,7 +99,8 @@ with st.form("new_job"):
             checkpoint_interval = r2.number_input("Checkpoint every (batches)", value=200, step=100,
                                                   **limits("checkpoint_interval"), key="train_checkpoint_interval",
                                                   help="A kill loses at most this much progress; 0: only at the end.")
-    name_key = f"train_preset_name_{task}_{model_type}"
+    # A new key after each start: the browser keeps a widget's last value otherwise.
+    name_key = f"train_preset_name_{task}_{model_type}_{st.session_state.get('train_starts', 0)}"
     preset_name = st.text_input("Save as preset", value=free_preset_name(f"my-{task}-{model_type}"), key=name_key,
                                 help="Letters, digits, '-', '_' or '.'; not the name of an existing preset.")
     submitted = st.form_submit_button("Start training", type="primary")
@@ -117,13 +118,13 @@ if submitted:
     else:
         st.session_state["train_started"] = job.id
         st.session_state["train_job"] = job.id
-        st.session_state.pop(name_key, None)
+        st.session_state["train_starts"] = st.session_state.get("train_starts", 0) + 1
         st.rerun()
 
 
 # ---- jobs -------------------------------------------------------------------------------------
 def job_panel(job: jobs.Job) -> None:
-    st.markdown(f"**{STATE_LABELS.get(job.state, job.state)}** · {TASK_LABELS.get(job.task, job.task)} · "
+    st.markdown(f"{STATE_ICONS.get(job.state, '')} **{job.state}** · {TASK_LABELS.get(job.task, job.task)} · "
                 f"{MODEL_LABELS[job.model_type]} · preset `{job.preset_name}`")
     eta = f" · ETA {format_duration(job.eta_seconds)}" if job.state == "running" else ""
     st.progress(job.fraction, text=f"{job.fraction:.0%} · {job.sequences:,} of {job.total_sequences:,} "
@@ -193,7 +194,7 @@ def jobs_section(polling: bool) -> None:
     if not all_jobs:
         st.info("No jobs yet: start one above.")
         return
-    st.dataframe([{"job": j.name, "state": STATE_LABELS.get(j.state, j.state), "progress": f"{j.fraction:.0%}",
+    st.dataframe([{"job": j.name, "state": j.state, "progress": f"{j.fraction:.0%}",
                    "task": j.task, "model": MODEL_LABELS[j.model_type], "preset": j.preset_name,
                    "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created))} for j in all_jobs],
                  hide_index=True, key="train_table")
@@ -201,7 +202,7 @@ def jobs_section(polling: bool) -> None:
     if st.session_state.get("train_job") not in by_id:
         st.session_state["train_job"] = all_jobs[0].id
     chosen = st.selectbox("Job", list(by_id), key="train_job",
-                          format_func=lambda i: f"{by_id[i].name} — {STATE_LABELS.get(by_id[i].state, '')}")
+                          format_func=lambda i: f"{by_id[i].name} — {by_id[i].state}")
     job_panel(by_id[chosen])
 
 

@@ -41,7 +41,12 @@ def fill_tiny(at, name="tiny-copy", num_batches=40):
                        "train_ntm_controller_size": 16, "train_ntm_memory_slots": 16, "train_ntm_memory_width": 8,
                        "train_copy_max_len": 4, "train_report_interval": 5, "train_checkpoint_interval": 10}.items():
         at.number_input(key=key).set_value(value)
-    at.text_input(key="train_preset_name_copy_ntm").set_value(name)
+    preset_name(at).set_value(name)
+
+
+def preset_name(at):
+    (box,) = [t for t in at.text_input if t.label == "Save as preset"]
+    return box
 
 
 def submit(at):
@@ -73,7 +78,7 @@ def test_the_form_offers_the_fields_of_the_chosen_model():
     at.radio(key="train_model").set_value("lstm").run()
     labels = [n.label for n in at.number_input]
     assert {"Hidden units per layer", "LSTM layers"} <= set(labels) and "Memory slots (N)" not in labels
-    assert at.text_input(key="train_preset_name_copy_lstm").value == "my-copy-lstm"
+    assert preset_name(at).value == "my-copy-lstm"
     at.selectbox(key="train_task").set_value("associative-recall").run()
     assert "max_items" in [n.label for n in at.number_input]
     assert "No jobs yet" in texts(at.info)
@@ -121,7 +126,7 @@ def test_a_job_started_from_the_page_shows_progress_and_becomes_a_preset():
     assert "tiny-copy" in [p.name for p in list_presets()]
     assert "heatmap" in at.get("plotly_chart")[1].proto.spec
     # The next suggestion does not clash with the saved preset.
-    assert at.text_input(key="train_preset_name_copy_ntm").value == "my-copy-ntm"
+    assert preset_name(at).value == "my-copy-ntm"
     links = {link.proto.label: link.proto.page for link in at.get("page_link")}
     assert "Step through tiny-copy" in links and "Compare on the Generalisation page" in links
 
