@@ -110,24 +110,31 @@ def sample_figure(sample: dict[str, Any] | None) -> go.Figure:
 
 def generalisation_figure(series: dict[str, Sequence[dict[str, Any]]], train_lengths: Sequence[int] | None = None,
                           length_name: str = "sequence length", log_y: bool = False,
-                          dashed: Iterable[str] = ()) -> go.Figure:
+                          dashed: Iterable[str] = (), same_color: dict[str, str] | None = None) -> go.Figure:
     """Bit errors per sequence against length, one line per model (rows of ``ntm.evaluation.evaluate``:
     ``length``, ``bit_errors``, ``bit_errors_max``, ``perfect``).
 
     ``train_lengths``: (lo, hi) shaded as the lengths seen in training. ``dashed``: labels drawn
-    dashed (e.g. the table saved when the preset was trained). ``log_y``: zeros are drawn at
+    dashed (e.g. the table saved when the preset was trained). ``same_color``: label -> another
+    label whose colour it takes (the same model, evaluated twice). ``log_y``: zeros are drawn at
     ``LOG_FLOOR`` (a log axis has no zero); the hover shows the true value.
     """
     series = {label: rows for label, rows in series.items() if rows}
     if not series:
         return _empty("No evaluation yet.", height=380)
-    dashed = set(dashed)
+    dashed, same_color = set(dashed), same_color or {}
+    colors: dict[str, str] = {}
+    for label in series:
+        if label not in same_color:
+            colors[label] = PALETTE[len(colors) % len(PALETTE)]
+    for label, other in same_color.items():
+        colors.setdefault(label, colors.get(other, PALETTE[len(colors) % len(PALETTE)]))
     fig = go.Figure()
     if train_lengths:
         lo, hi = train_lengths
         fig.add_vrect(x0=lo - 0.5, x1=hi + 0.5, fillcolor="rgba(120,120,120,0.15)", line_width=0,
                       annotation_text="training lengths", annotation_position="top left")
-    for i, (label, rows) in enumerate(series.items()):
+    for label, rows in series.items():
         rows = sorted(rows, key=lambda r: r["length"])
         y = [float(r["bit_errors"]) for r in rows]
         fig.add_trace(go.Scatter(
@@ -137,7 +144,7 @@ def generalisation_figure(series: dict[str, Sequence[dict[str, Any]]], train_len
             hovertemplate=(f"{label}<br>{length_name} %{{x}}: %{{customdata[0]:.2f}} bit errors/sequence"
                            "<br>max %{customdata[1]:.0f}, %{customdata[2]:.0f}% perfect<extra></extra>"),
             mode="lines+markers", name=label,
-            line=dict(color=PALETTE[i % len(PALETTE)], dash="dash" if label in dashed else "solid")))
+            line=dict(color=colors[label], dash="dash" if label in dashed else "solid")))
     fig.update_xaxes(title_text=length_name)
     fig.update_yaxes(title_text="bit errors per sequence", type="log" if log_y else "linear",
                      rangemode="normal" if log_y else "tozero")

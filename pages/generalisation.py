@@ -173,10 +173,15 @@ as_trained = {k: v for k, v in as_trained.items() if v}
 if not fresh:
     st.caption("Press **Evaluate** to test on these lengths." +
                (" Meanwhile, dashed: the tables saved when the presets were trained." if as_trained else ""))
+elif as_trained and not st.checkbox("Also show the tables saved when the presets were trained (dashed)",
+                                    key="gen_show_trained"):
+    as_trained = {}
 series = {**fresh, **as_trained}
 if series:
     st.plotly_chart(generalisation_figure(series, train_lengths=(train_lo, train_hi), length_name=length_name,
-                                          log_y=log_y, dashed=as_trained), key="gen_curves")
+                                          log_y=log_y, dashed=as_trained,
+                                          same_color={k: k.removesuffix(" (as trained)") for k in as_trained}),
+                    key="gen_curves")
 if fresh:
     table = {length: {"length": length} for length in lengths}
     for label, rows in fresh.items():

@@ -76,6 +76,15 @@ def test_generalisation_draws_each_model_sorted_with_training_range():
     assert fig.layout.yaxis.type == "linear"
 
 
+def test_generalisation_can_draw_the_same_model_twice_in_one_colour():
+    rows = [{"length": 10, "bit_errors": 1.0}]
+    fig = generalisation_figure({"NTM": rows, "LSTM": rows, "NTM (as trained)": rows},
+                                dashed=["NTM (as trained)"], same_color={"NTM (as trained)": "NTM"})
+    ntm, lstm, trained = fig.data
+    assert trained.line.color == ntm.line.color != lstm.line.color
+    assert trained.line.dash == "dash"
+
+
 def test_generalisation_log_axis_keeps_zeros_visible_with_true_hover_values():
     rows = [{"length": 10, "bit_errors": 0.0, "perfect": 1.0}, {"length": 20, "bit_errors": 3.0, "perfect": 0.5}]
     fig = generalisation_figure({"NTM": rows}, log_y=True)

@@ -96,7 +96,7 @@ def test_evaluate_compares_both_models_by_length_and_caches_the_results(monkeypa
     assert sorted(calls) == sorted((m, n, 8, 3) for m in ("ntm", "lstm") for n in (5, 10, 30))
 
     traces = {t["name"]: t for t in chart(at, "gen_curves")["data"]}
-    assert set(traces) == {"NTM · copy", "LSTM · lstm-copy", "NTM · copy (as trained)"}
+    assert set(traces) == {"NTM · copy", "LSTM · lstm-copy"}
     for label, name in (("NTM · copy", "copy"), ("LSTM · lstm-copy", "lstm-copy")):
         preset = load_preset(presets / name)
         expected = [real(preset.model, preset.task, n, 8, 3)["bit_errors"] for n in (5, 10, 30)]
@@ -104,6 +104,10 @@ def test_evaluate_compares_both_models_by_length_and_caches_the_results(monkeypa
         assert array(traces[label]["y"]) == pytest.approx(expected)
     rows = at.dataframe[0].value
     assert rows["length"].tolist() == [5, 10, 30]
+    at.checkbox(key="gen_show_trained").check().run()            # the saved table, dashed, in the NTM's colour
+    traces = {t["name"]: t for t in chart(at, "gen_curves")["data"]}
+    assert traces["NTM · copy (as trained)"]["line"]["dash"] == "dash"
+    assert traces["NTM · copy (as trained)"]["line"]["color"] == traces["NTM · copy"]["line"]["color"]
 
     # Cached: rerunning or pressing again evaluates nothing; new settings evaluate only what is new.
     at.run()
