@@ -144,14 +144,34 @@ def save_preset(path: str | os.PathLike, model: nn.Module, task: Task, metrics: 
     path.mkdir(parents=True, exist_ok=True)
     sha = save_tensors(path / "weights.safetensors", model.state_dict())
     atomic_write_json(path / "metrics.json", metrics)
-    readme = [f"# Preset `{path.name}`", "", description or f"A {model.model_type.upper()} trained on "
-              f"the {task.name} task by NTM Explorer's own training command.", "",
-              "Made with:", "", "```", command, "```", ""]
-    atomic_write_text(path / "README.md", "\n".join(readme))
+    atomic_write_text(path / "README.md", preset_readme(path.name, model.model_type, task, metrics, command,
+                                                      description))
     manifest = {"format": MODEL_FORMAT, **model_manifest(model, task),
                 "weights": {"file": "weights.safetensors", "sha256": sha}, "command": command}
     atomic_write_json(path / "config.json", manifest)
     return path
+
+
+def preset_readme(name: str, model_type: str, task: Task, metrics: dict[str, Any], command: str,
+                  description: str = "") -> str:
+    """The preset's README: what it is, what it reaches by length, how long it trained, the command."""
+    lines = [f"# Preset `{name}`", "",
+             description or f"An {model_type.upper()} trained on the {task.name} task "
+                            f"({task.length_name} {task.train_lengths[0]}-{task.train_lengths[1]}) "
+                            f"by NTM Explorer's own training command.", ""]
+    if metrics.get("sequences") is not None:
+        lines += [f"Trained on {metrics['sequences']:,} sequences ({metrics.get('batches', '?'):,} batches) "
+                  f"in {metrics.get('train_seconds', 0):.0f} s of training time.", ""]
+    rows = metrics.get("generalisation") or []
+    if rows:
+        lines += [f"| {task.length_name} | bit errors per sequence | max | perfect sequences |",
+                  "| ---: | ---: | ---: | ---: |"]
+        lines += [f"| {r['length']} | {r['bit_errors']:.2f} | {r['bit_errors_max']:.0f} | "
+                  f"{100 * r['perfect']:.0f}% |" for r in rows]
+        lines += ["", f"({rows[0]['sequences']} seeded test sequences per row; `python -m ntm evaluate` "
+                      f"reproduces any row.)", ""]
+    lines += ["Made with:", "", "```", command, "```", ""]
+    return "\n".join(lines)
 
 
 def load_preset(path: str | os.PathLike) -> Preset:
