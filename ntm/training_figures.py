@@ -21,6 +21,7 @@ from plotly.subplots import make_subplots
 HEATMAP_SCALE = "Greys"       # 0 = white, 1 = black: reads like the paper's bit plots
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 LOG_FLOOR = 1e-2              # where a zero lands on a log axis (a perfect length)
+MAX_CURVE_POINTS = 2000       # more metrics lines than this are thinned before drawing
 
 
 def format_duration(seconds: float | None) -> str:
@@ -52,6 +53,9 @@ def curves_figure(metrics: Sequence[dict[str, Any]]) -> go.Figure:
     """
     if not metrics:
         return _empty("Waiting for the first report…")
+    if len(metrics) > MAX_CURVE_POINTS:                  # thin long runs; keep the latest point
+        step = math.ceil(len(metrics) / MAX_CURVE_POINTS)
+        metrics = list(metrics[::step]) + ([metrics[-1]] if (len(metrics) - 1) % step else [])
     x = [m["sequences"] for m in metrics]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss (BCE per bit, nats)", "cost per sequence (bits)"),
                         horizontal_spacing=0.12)
@@ -64,8 +68,8 @@ def curves_figure(metrics: Sequence[dict[str, Any]]) -> go.Figure:
                                  line=dict(color=PALETTE[2], dash="dot")), row=1, col=2)
     fig.update_xaxes(title_text="sequences seen")
     fig.update_yaxes(rangemode="tozero")
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=-0.3))
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"))
     return fig
 
 

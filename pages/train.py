@@ -152,28 +152,32 @@ def job_panel(job: jobs.Job) -> None:
     elif job.message:
         st.caption(job.message)
 
-    buttons = st.columns([1, 1, 1, 3])
-    if job.active and buttons[0].button("Cancel", key=f"cancel-{job.id}", icon=":material/stop:"):
-        with st.spinner("Stopping: the job writes a checkpoint first…"):
-            jobs.cancel_job(job.id)
-        st.rerun()
-    if job.resumable:
-        total = buttons[2].number_input("Total batches", value=job.num_batches, step=100,
-                                        min_value=max(job.batches, 1), max_value=int(jobs.LIMITS["num_batches"][1]),
-                                        key=f"resume-total-{job.id}", label_visibility="collapsed")
-        if buttons[1].button("Resume", key=f"resume-{job.id}", icon=":material/play_arrow:", type="primary",
-                             help="Continue from the last checkpoint, up to the total batches beside"):
-            try:
-                jobs.resume_job(job.id, num_batches=int(total))
-            except jobs.JobError as exc:
-                st.error(f"Not resumed: {exc}")
-            else:
-                st.rerun()
-    if not job.active and buttons[3].button("Remove job", key=f"remove-{job.id}", icon=":material/delete:",
-                                            help="Delete the job's folder (a saved preset stays)"):
-        jobs.remove_job(job.id)
-        st.session_state.pop("train_job", None)
-        st.rerun()
+    if job.active:
+        if st.button("Cancel", key=f"cancel-{job.id}", icon=":material/stop:"):
+            with st.spinner("Stopping: the job writes a checkpoint first…"):
+                jobs.cancel_job(job.id)
+            st.rerun()
+    else:
+        c_resume, c_total, c_remove = st.columns([1, 1, 2], vertical_alignment="bottom") if job.resumable \
+            else (None, None, st.container())
+        if job.resumable:
+            total = c_total.number_input("Total batches", value=job.num_batches, step=100,
+                                         min_value=max(job.batches, 1), max_value=int(jobs.LIMITS["num_batches"][1]),
+                                         key=f"resume-total-{job.id}",
+                                         help="Resume trains up to this many batches in all.")
+            if c_resume.button("Resume", key=f"resume-{job.id}", icon=":material/play_arrow:", type="primary",
+                               help="Continue from the last checkpoint, up to the total batches beside"):
+                try:
+                    jobs.resume_job(job.id, num_batches=int(total))
+                except jobs.JobError as exc:
+                    st.error(f"Not resumed: {exc}")
+                else:
+                    st.rerun()
+        if c_remove.button("Remove job", key=f"remove-{job.id}", icon=":material/delete:",
+                           help="Delete the job's folder (a saved preset stays)"):
+            jobs.remove_job(job.id)
+            st.session_state.pop("train_job", None)
+            st.rerun()
 
     c_curves, c_sample = st.columns([3, 2])
     c_curves.plotly_chart(curves_figure(job.metrics()), key=f"curves-{job.id}")
@@ -187,7 +191,7 @@ def jobs_section(polling: bool) -> None:
     all_jobs = jobs.list_jobs()
     if any(j.active for j in all_jobs) != polling:
         st.rerun()                          # start or stop polling: a full rerun redefines the fragment
-    head, refresh = st.columns([5, 1])
+    head, refresh = st.columns([5, 1], vertical_alignment="bottom")
     head.subheader("Jobs")
     refresh.button("Refresh", icon=":material/refresh:", key="train_refresh",
                    help="Jobs started in other tabs appear here; running jobs refresh by themselves.")
@@ -202,7 +206,8 @@ def jobs_section(polling: bool) -> None:
     if st.session_state.get("train_job") not in by_id:
         st.session_state["train_job"] = all_jobs[0].id
     chosen = st.selectbox("Job", list(by_id), key="train_job",
-                          format_func=lambda i: f"{by_id[i].name} — {by_id[i].state}")
+                          format_func=lambda i: f"{by_id[i].name} (started "
+                                                f"{time.strftime('%H:%M', time.localtime(by_id[i].created))})")
     job_panel(by_id[chosen])
 
 

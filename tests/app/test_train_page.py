@@ -168,7 +168,9 @@ def test_cancel_resume_and_the_concurrency_limit_from_the_page(monkeypatch):
     at.run()
     at.button(key=f"cancel-{job.id}").click().run()
     assert jobs.get_job(job.id).state == "cancelled"
-    assert "cancelled" in at.selectbox(key="train_job").format_func(job.id)
+    panel = next(m.value for m in at.markdown if "· preset `long-one`" in m.value)
+    assert "**cancelled**" in panel
+    assert [b.label for b in at.button if b.label in ("Cancel", "Resume")] == ["Resume"]
     at.number_input(key=f"resume-total-{job.id}").set_value(jobs.get_job(job.id).batches + 5)
     at.button(key=f"resume-{job.id}").click().run()
     assert not at.exception
