@@ -646,8 +646,10 @@ class _Runner:
             self.phase = "finished"
             return self.exit(0, "done", f"saved as preset {path.name}", preset=str(path))
         except _Stop:
+            self.phase = "finished"         # a second stop signal now only sets the flag
             return self.stopped("while saving the preset (training was complete)")
         except BaseException as exc:  # noqa: BLE001 - the log and the exit record must say what happened
+            self.phase = "finished"
             import traceback
 
             traceback.print_exc()

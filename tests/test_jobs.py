@@ -57,9 +57,11 @@ def process_gone(pid):
     return jobs.process_start_time(pid) is None
 
 
+@pytest.mark.slow
 def test_job_runs_is_cancelled_resumes_and_saves_a_preset(monkeypatch):
     monkeypatch.setenv(jobs.FAULT_ENV, "delay-per-batch:0.02")     # ~50 batches/s: long enough to watch
-    job = jobs.start_job(tiny_spec(num_batches=100_000), "my-copy", export_sequences=10)
+    # No periodic checkpoints: the only checkpoint is the one the cancel writes.
+    job = jobs.start_job(tiny_spec(num_batches=100_000, checkpoint_interval=0), "my-copy", export_sequences=10)
     assert job.state in ("starting", "running") and job.pid
     assert json.loads((job.dir / "job.json").read_text())["spec"] == job.spec
 
@@ -80,7 +82,7 @@ def test_job_runs_is_cancelled_resumes_and_saves_a_preset(monkeypatch):
     assert job.state == "cancelled" and job.resumable and job.pid is None
     assert process_gone(pid)
     ckpt = json.loads((job.dir / "checkpoint.json").read_text())["progress"]["batches"]
-    assert ckpt == job.batches > 20                     # the stop was checkpointed, not lost
+    assert ckpt == job.batches >= 20                    # the stop was checkpointed, not lost
     assert job.exit["exit_code"] == 0
 
     # Resume from the checkpoint, asking for 30 batches more, and let it finish.
@@ -107,6 +109,7 @@ def test_job_runs_is_cancelled_resumes_and_saves_a_preset(monkeypatch):
         jobs.resume_job(job.id)
 
 
+@pytest.mark.slow
 def test_a_crash_shows_as_failed_with_the_end_of_the_log(monkeypatch):
     monkeypatch.setenv(jobs.FAULT_ENV, "crash-after-batches:3")
     job = jobs.start_job(tiny_spec(num_batches=50, report_interval=1), "crashy")
@@ -123,6 +126,7 @@ def test_a_crash_shows_as_failed_with_the_end_of_the_log(monkeypatch):
     assert jobs.check_preset_name("crashy") == "crashy"
 
 
+@pytest.mark.slow
 def test_concurrency_limit_refuses_a_further_start(monkeypatch):
     monkeypatch.setenv(jobs.FAULT_ENV, "delay-per-batch:0.05")
     monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
@@ -151,6 +155,7 @@ def test_max_jobs_defaults_to_one_per_two_cores(monkeypatch):
         jobs.max_jobs()
 
 
+@pytest.mark.slow
 def test_the_job_stops_when_the_app_that_started_it_is_gone(data_dir):
     # A stand-in for the app: a real process that starts a job, then is killed outright.
     app = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
@@ -178,6 +183,7 @@ def test_the_job_stops_when_the_app_that_started_it_is_gone(data_dir):
     assert saved == job.batches >= 10
 
 
+@pytest.mark.slow
 def test_a_hard_kill_loses_only_the_progress_since_the_last_checkpoint(monkeypatch):
     monkeypatch.setenv(jobs.FAULT_ENV, "delay-per-batch:0.02")
     job = jobs.start_job(tiny_spec(num_batches=100_000, checkpoint_interval=10), "killed", export_sequences=10)

@@ -99,6 +99,7 @@ def test_a_bad_value_is_a_clear_message_and_nothing_starts(change, message):
     assert not jobs.jobs_dir().exists() or not [p for p in jobs.jobs_dir().iterdir() if p.is_dir()]
 
 
+@pytest.mark.slow
 def test_a_job_started_from_the_page_shows_progress_and_becomes_a_preset():
     at = train_page()
     fill_tiny(at, num_batches=40)
@@ -138,6 +139,7 @@ def test_a_job_started_from_the_page_shows_progress_and_becomes_a_preset():
     assert not at.exception and not at.error, [e.value for e in at.error]
 
 
+@pytest.mark.slow
 def test_a_crashed_job_is_shown_as_failed_with_its_log(monkeypatch):
     monkeypatch.setenv(jobs.FAULT_ENV, "crash-after-batches:2")
     at = train_page()
@@ -150,6 +152,7 @@ def test_a_crashed_job_is_shown_as_failed_with_its_log(monkeypatch):
     assert [b.label for b in at.button if b.label in ("Cancel", "Resume")] == []
 
 
+@pytest.mark.slow
 def test_cancel_resume_and_the_concurrency_limit_from_the_page(monkeypatch):
     monkeypatch.setenv(jobs.FAULT_ENV, "delay-per-batch:0.05")
     monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
