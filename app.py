@@ -1,0 +1,76 @@
+"""NTM Explorer: the Streamlit entry point.
+
+    streamlit run app.py
+
+Registers the pages (only those whose file exists, so the app runs while pages are being
+written), and draws what every page shares: the teacher-mode toggle in the sidebar, kept in
+the URL as ``?teacher=1`` so a shared link opens in the same mode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent
+
+# (file, title, url_path, icon) in navigation order; the first is the default page.
+PAGES = [
+    ("pages/home.py", "Home", "", ":material/home:"),
+    ("pages/step_through.py", "Step through", "step-through", ":material/step:"),
+    ("pages/addressing_lab.py", "Addressing lab", "addressing-lab", ":material/science:"),
+    ("pages/train.py", "Train", "train", ":material/model_training:"),
+    ("pages/generalisation.py", "Generalisation", "generalisation", ":material/trending_up:"),
+    ("pages/long_term_memory.py", "Long-term memory", "long-term-memory", ":material/hub:"),
+]
+TEACHER_KEY = "teacher"
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def registered_pages() -> list[st.Page]:
+    pages = []
+    for file, title, url_path, icon in PAGES:
+        if (ROOT / file).is_file():
+            default = url_path == ""
+            pages.append(st.Page(file, title=title, icon=icon, default=default,
+                                 url_path=None if default else url_path))
+    return pages
+
+
+def favicon() -> Image.Image:
+    """A 4 x 4 memory grid with one slot in focus, drawn here: a Material icon as page icon
+    would be fetched from fonts.gstatic.com, and the app makes no outside request."""
+    img = np.full((32, 32, 3), 255, dtype=np.uint8)
+    for i in range(4):
+        for j in range(4):
+            img[1 + 8 * i:7 + 8 * i, 1 + 8 * j:7 + 8 * j] = (194, 65, 12) if (i, j) == (1, 2) else (31, 41, 55)
+    return Image.fromarray(img)
+
+
+def teacher_toggle() -> None:
+    """Sidebar toggle; its state starts from ``?teacher=`` and is written back to the URL."""
+    if TEACHER_KEY not in st.session_state:
+        raw = str(st.query_params.get(TEACHER_KEY, "")).strip().lower()
+        if raw not in _TRUE | _FALSE:
+            st.warning(f"The link's `teacher={raw}` is not understood (use `teacher=1`); "
+                       "teacher mode is off.")
+        st.session_state[TEACHER_KEY] = raw in _TRUE
+    st.sidebar.toggle("Teacher mode", key=TEACHER_KEY,
+                      help="Hides advanced controls and enlarges figures for projecting in class.")
+    if st.session_state[TEACHER_KEY]:
+        st.query_params[TEACHER_KEY] = "1"
+        # Larger text everywhere for a projector; plain CSS, nothing fetched.
+        st.html("<style>.stMainBlockContainer p, .stMainBlockContainer li {font-size: 1.2rem;}"
+                ".stMainBlockContainer h1 {font-size: 2.6rem;}</style>")
+    elif TEACHER_KEY in st.query_params:
+        del st.query_params[TEACHER_KEY]
+
+
+st.set_page_config(page_title="NTM Explorer", page_icon=favicon(), layout="wide")
+page = st.navigation(registered_pages())
+teacher_toggle()
+st.sidebar.caption("Neural Turing Machines (Graves, Wayne & Danihelka 2014), step by step.")
+page.run()
