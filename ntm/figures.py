@@ -431,13 +431,13 @@ def similarity_figure(similarity: np.ndarray, height: int = 230) -> go.Figure:
 
 
 def matrix_figure(matrix: np.ndarray, title: str, half_range: float | None = None, height: int = 300,
-                  row_label: str = "slot i") -> go.Figure:
+                  row_label: str = "slot i", colorbar: bool = True) -> go.Figure:
     """A small matrix (memory, or a key as one row) on a diverging scale symmetric about 0,
     with each cell's value written in it."""
     z = np.asarray(matrix, dtype=float)
     r = half_range if half_range is not None else max(float(np.abs(z).max(initial=0.0)), _MIN_RANGE)
     fig = _matrix_heatmap(z, r, name="value", colorbar="", height=height, title=title)
-    fig.update_traces(texttemplate="%{z:.2f}", xgap=1, ygap=1)
+    fig.update_traces(texttemplate="%{z:.2f}", xgap=1, ygap=1, showscale=colorbar)
     fig.update_xaxes(dtick=1)
     fig.update_yaxes(dtick=1, title_text=row_label, showticklabels=bool(row_label))
     return fig
