@@ -31,6 +31,13 @@ def test_curves_plot_loss_and_cost_against_sequences_seen():
     json.dumps(fig.to_plotly_json(), default=str)  # serialisable, as st.plotly_chart needs
 
 
+def test_long_runs_are_thinned_to_a_drawable_curve_ending_at_the_latest_report():
+    lines = [{"batches": i, "sequences": 4 * i, "loss": 1 / i, "cost_bits": 10 / i} for i in range(1, 5002)]
+    (loss, cost) = curves_figure(lines).data
+    assert 1000 <= len(loss.x) <= 2001 and loss.x[0] == 4 and loss.x[-1] == 4 * 5001
+    assert list(loss.x) == sorted(loss.x)
+
+
 def test_curves_without_metrics_say_they_wait():
     fig = curves_figure([])
     assert not fig.data
