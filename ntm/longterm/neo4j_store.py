@@ -38,6 +38,7 @@ from .base import (
 )
 
 VECTOR_INDEX = "proposition_embedding"
+BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 WHAT_TO_DO = ("start a server (python scripts/neo4j/manage.py start, or docker compose up -d) "
               "or fix NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD (in the app: .streamlit/secrets.toml)")
 
@@ -115,6 +116,11 @@ class Neo4jStore(LongTermStore):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.batch_size = batch_size
+        scheme = self.uri.split("://", 1)[0].lower() if "://" in self.uri else ""
+        if scheme not in BOLT_SCHEMES:
+            raise LongTermStoreUnavailable(
+                f"NEO4J_URI {self.uri!r} is not a usable Neo4j address: use a Bolt address such as "
+                "bolt://127.0.0.1:7687 or neo4j://host:7687 (not the browser's http port)")
         try:
             self._driver = GraphDatabase.driver(
                 self.uri, auth=(self.user, password), connection_timeout=connect_timeout,

@@ -42,13 +42,19 @@ class Neo4jTarget:
 
     def open(self, **kw):
         from ntm.longterm.neo4j_store import Neo4jStore
-        return Neo4jStore(uri=self.uri, user=self.user, password=self.password, **kw)
+        return Neo4jStore(**{"uri": self.uri, "user": self.user, "password": self.password, **kw})
 
 
 def _unavailable(reason: str):
     if IN_CI:
         pytest.fail(f"CI=true and no Neo4j server for the Neo4j tests: {reason}", pytrace=False)
     pytest.skip(f"no Neo4j server: {reason} (set NEO4J_URI, or install a JDK 17 and Maven)")
+
+
+@pytest.fixture(scope="session")
+def neo4j_manage():
+    """The throwaway-server manager module (scripts/neo4j/manage.py)."""
+    return load_manager()
 
 
 @pytest.fixture(scope="session")
