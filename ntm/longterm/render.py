@@ -69,6 +69,7 @@ def graph_html(graph: Graph | dict[str, Any], height_px: int = 600, highlight: I
         if r.source in shown and r.target in shown:
             net.add_edge(r.source, r.target, title=_edge_tooltip(r), color=RELATION_COLOURS[r.type],
                          width=1 + 3 * r.confidence, arrows="to", dashes=r.type == "NEUTRAL")
+    net.barnes_hut(gravity=-6000, spring_length=170, spring_strength=0.02, damping=0.3)
     net.toggle_physics(physics)
     html = net.generate_html(notebook=False)
     # vis-network's tooltips are one unwrapped line; ours have several.

@@ -1,0 +1,91 @@
+"""The graph page's HTML: self-contained (no outside URL), coloured by relation, labelled by
+text, with tooltips, and safe with hostile text."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from ntm.longterm import Graph, Proposition, Relation
+from ntm.longterm.render import RELATION_COLOURS, graph_html, make_offline
+
+GRAPH = Graph(
+    nodes=[Proposition("a", "A man is playing a guitar.", "en", run="demo"),
+           Proposition("b", "A man plays an instrument.", "en", run="demo"),
+           Proposition("c", "Nobody is playing anything.", "de", run="demo"),
+           Proposition("d", "It is raining.", None, run="demo")],
+    edges=[Relation("a", "b", "ENTAILS", 0.9, "demo"), Relation("a", "c", "CONTRADICTS", 0.8, "demo"),
+           Relation("b", "d", "NEUTRAL", 0.3, "demo")],
+)
+
+# Any attribute or CSS that makes a browser fetch from another host.
+OUTSIDE = re.compile(r"""(?:\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//)|(?:url\(\s*["']?\s*(?:https?:)?//)""",
+                     re.IGNORECASE)
+
+
+def _dataset(html: str, name: str) -> list[dict]:
+    match = re.search(name + r" = new vis\.DataSet\((\[.*?\])\);", html, re.DOTALL)
+    assert match, f"no {name} DataSet in the HTML"
+    return json.loads(match.group(1))
+
+
+def test_html_references_no_outside_host():
+    html = graph_html(GRAPH)
+    assert html.lstrip().lower().startswith("<html")
+    assert not OUTSIDE.search(html), OUTSIDE.search(html)
+    assert "cdn.jsdelivr.net" not in html and "cdnjs.cloudflare.com" not in html
+    assert "<link" not in html.lower()
+    assert re.search(r"<script[^>]*\bsrc\s*=", html, re.IGNORECASE) is None
+    assert "vis.Network(" in html and len(html) > 300_000          # vis-network is inlined
+
+
+def test_edges_coloured_by_relation_and_nodes_labelled_by_text():
+    html = graph_html(GRAPH)
+    nodes = {n["id"]: n for n in _dataset(html, "nodes")}
+    edges = {(e["from"], e["to"]): e for e in _dataset(html, "edges")}
+    assert nodes["a"]["label"] == "A man is playing a guitar."
+    assert "id: c" in nodes["c"]["title"] and "language: de" in nodes["c"]["title"]
+    assert "Nobody is playing anything." in nodes["c"]["title"]
+    assert edges[("a", "b")]["color"] == RELATION_COLOURS["ENTAILS"]
+    assert edges[("a", "c")]["color"] == RELATION_COLOURS["CONTRADICTS"]
+    assert edges[("b", "d")]["color"] == RELATION_COLOURS["NEUTRAL"]
+    assert len(set(RELATION_COLOURS.values())) == 3
+    assert "confidence 0.80" in edges[("a", "c")]["title"]
+    assert all(e["arrows"] == "to" for e in edges.values())
+
+
+def test_long_text_is_shortened_in_the_label_but_whole_in_the_tooltip():
+    text = "word " * 40
+    html = graph_html(Graph([Proposition("x", text)], []))
+    node = _dataset(html, "nodes")[0]
+    assert len(node["label"]) <= 40 and node["label"].endswith("…")
+    assert text in node["title"]
+
+
+def test_hostile_text_cannot_break_out_of_the_page():
+    evil = 'A </script><script>alert("x")</script> <img src="https://evil.example/x.png"> \\ \' 中文'
+    html = graph_html(Graph([Proposition("e", evil), Proposition("f", "ok")], [Relation("e", "f")]))
+    benign = graph_html(Graph([Proposition("e", "harmless"), Proposition("f", "ok")], [Relation("e", "f")]))
+    for tag in ("<script", "</script", "<img"):                  # the text added no tag of its own
+        assert html.lower().count(tag) == benign.lower().count(tag)
+    assert "alert(\"x\")</script>" not in html
+    assert not OUTSIDE.search(html)
+    assert _dataset(html, "nodes")[0]["title"].startswith(evil)
+
+
+def test_export_dicts_render_and_highlight_and_limit():
+    exported = {"nodes": [{"id": n.id, "text": n.text} for n in GRAPH.nodes],
+                "edges": [{"source": e.source, "target": e.target, "type": e.type} for e in GRAPH.edges]}
+    html = graph_html(exported, highlight=["d"], max_nodes=2)
+    nodes = _dataset(html, "nodes")
+    assert [n["id"] for n in nodes] == ["d", "a"]                   # highlighted first, then by id
+    assert nodes[0]["color"] != nodes[1]["color"]
+    assert _dataset(html, "edges") == []                            # no edge has both ends shown
+
+
+def test_make_offline_refuses_what_it_cannot_remove():
+    with pytest.raises(ValueError, match="outside resource"):
+        make_offline('<html><body><img src="https://example.com/a.png"></body></html>')
+    assert "cdn" not in make_offline('<html><link href="https://cdn.example/x.css" rel="stylesheet"></html>')
