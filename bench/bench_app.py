@@ -87,7 +87,7 @@ def main() -> None:
         at.run()
         first_run_ms = (time.perf_counter() - t0) * 1000
         assert not at.exception, at.exception
-        assert at.slider(key="st_t").max == trace.steps - 1
+        assert [s.max for s in at.slider if s.label == "Timestep t"] == [trace.steps - 1]
 
         at.button(key="st_next").click().run()            # warm-up
         walls, views = [], []

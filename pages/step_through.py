@@ -203,27 +203,40 @@ def init_from_url(choices: list[PresetChoice], default_id: str, warnings: list[s
     st.session_state[K + "source"] = "random"
     st.session_state[K + "url_bits"] = st.query_params.get("bits")
     st.session_state[K + "url_t"] = st.query_params.get("t")
-    st.session_state[K + "t"] = 0
+    set_t(0)
     st.session_state[K + "playing"] = False
 
 
 # ---- the step view (a fragment: only it reruns when t moves) ---------------------------------------
 
+# The timestep lives in K + "t" (plain session state), not in the slider's widget state. The
+# slider gets a new key whenever the server moves t (a button, a timer tick), so a click sent by
+# a browser that has not yet received the last step carries the old slider's value, which is
+# ignored, instead of pulling t back.
+
+def set_t(t: int) -> None:
+    st.session_state[K + "t"] = int(t)
+    st.session_state[K + "t_version"] = st.session_state.get(K + "t_version", 0) + 1
+
+
 def _go(to: str, last: int) -> None:
     t = st.session_state[K + "t"]
-    st.session_state[K + "t"] = {"first": 0, "prev": max(t - 1, 0), "next": min(t + 1, last), "last": last}[to]
+    set_t({"first": 0, "prev": max(t - 1, 0), "next": min(t + 1, last), "last": last}[to])
     st.session_state[K + "playing"] = False
 
 
 def _toggle_play(last: int) -> None:
     playing = not st.session_state.get(K + "playing", False)
     if playing and st.session_state[K + "t"] >= last:
-        st.session_state[K + "t"] = 0
+        set_t(0)
     st.session_state[K + "playing"] = playing
     st.session_state[K + "last_tick"] = time.monotonic()
 
 
-def _stop_playing() -> None:
+def _slider_moved(key: str) -> None:
+    if key != f"{K}slider_{st.session_state.get(K + 't_version', 0)}":
+        return              # a slider the server has replaced since: its value is stale
+    st.session_state[K + "t"] = st.session_state[key]
     st.session_state[K + "playing"] = False
 
 
@@ -245,7 +258,7 @@ def step_view(trace: Trace, teacher: bool, show_code: bool) -> None:
         if now - st.session_state.get(K + "last_tick", 0.0) >= 0.8 * PLAY_INTERVAL:
             st.session_state[K + "last_tick"] = now
             if st.session_state[K + "t"] < last:
-                st.session_state[K + "t"] += 1
+                set_t(st.session_state[K + "t"] + 1)
         if st.session_state[K + "t"] >= last:
             st.session_state[K + "playing"] = False
             st.rerun()
@@ -262,7 +275,8 @@ def step_view(trace: Trace, teacher: bool, show_code: bool) -> None:
                    disabled=t == last, width="stretch")
     cols[4].button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
                    key=K + "play", on_click=_toggle_play, args=(last,), width="stretch")
-    cols[5].slider("Timestep t", 0, last, key=K + "t", on_change=_stop_playing, persist_state="session")
+    slider_key = f"{K}slider_{st.session_state.get(K + 't_version', 0)}"
+    cols[5].slider("Timestep t", 0, last, value=t, key=slider_key, on_change=_slider_moved, args=(slider_key,))
     st.query_params["t"] = str(t)
     st.session_state.setdefault(K + "url_written", {})["t"] = str(t)
 
@@ -449,8 +463,10 @@ def main() -> None:
         if not 0 <= wanted <= last:
             st.warning(f"The link's `t={wanted}` is outside this run (0…{last}); starting at t = 0.")
             wanted = 0
-        st.session_state[K + "t"] = wanted
-    st.session_state[K + "t"] = min(max(int(st.session_state.get(K + "t", 0)), 0), last)
+        set_t(wanted)
+    t = min(max(int(st.session_state.get(K + "t", 0)), 0), last)
+    if t != st.session_state.get(K + "t"):
+        set_t(t)
 
     if not teacher:
         d1, d2 = st.columns([1, 3], vertical_alignment="center")

@@ -71,8 +71,13 @@ def timestep(at) -> int:
     heading = [m.value for m in at.markdown if m.value.startswith("### t = ")]
     assert len(heading) == 1
     t = int(heading[0].split()[3])
-    assert at.slider(key="st_t").value == t
+    assert slider(at).value == t
     return t
+
+
+def slider(at):
+    (found,) = [s for s in at.slider if s.label == "Timestep t"]
+    return found
 
 
 def charts(at) -> dict[str, dict]:
@@ -130,7 +135,7 @@ def test_default_preset_steps_forward_and_back_with_every_panel_following():
     assert timestep(at) == last and at.button(key="st_next").disabled and at.button(key="st_last").disabled
     at.button(key="st_first").click().run()
     assert timestep(at) == 0 and at.button(key="st_prev").disabled
-    at.slider(key="st_t").set_value(7).run()
+    slider(at).set_value(7).run()
     assert timestep(at) == 7
 
 
@@ -140,7 +145,7 @@ def test_changing_preset_seed_and_length_recomputes_the_trace():
     at.number_input(key="st_seed").set_value(5).run()
     assert chart(at, "fig_seq")["data"][0] != seq0["data"][0]
     at.number_input(key="st_length").set_value(3).run()
-    assert at.slider(key="st_t").max == 6
+    assert slider(at).max == 6
     at.selectbox(key="st_preset").set_value("repeat").run()
     assert not at.exception and not at.error
     assert len(chart(at, "fig_wot")["data"]) == 3          # read 1, read 2, write 1
