@@ -63,8 +63,10 @@ def teacher_toggle() -> None:
     if st.session_state[TEACHER_KEY]:
         st.query_params[TEACHER_KEY] = "1"
         # Larger text everywhere for a projector; plain CSS, nothing fetched.
-        st.html("<style>.stMainBlockContainer p, .stMainBlockContainer li {font-size: 1.2rem;}"
-                ".stMainBlockContainer h1 {font-size: 2.6rem;}</style>")
+        st.html("<style>.stMainBlockContainer [data-testid='stMarkdownContainer'] p,"
+                ".stMainBlockContainer li {font-size: 1.2rem;}"
+                ".stMainBlockContainer h1 {font-size: 2.6rem;}"
+                ".stMainBlockContainer [data-testid='stMetricValue'] * {font-size: 2.4rem;}</style>")
     elif TEACHER_KEY in st.query_params:
         del st.query_params[TEACHER_KEY]
 

@@ -370,8 +370,8 @@ def vector_panels(trace: Trace) -> list[tuple[Any, str, str, tuple[float, float]
     r = memory_range(trace)
     panels = []
     for head in trace.heads:
-        for field, label, rng in (("erase", "erase eₜ", (0.0, 1.0)), ("add", "add aₜ", (-1.0, 1.0)),
-                                  ("read", "read rₜ", (-r, r))):
+        for field, label, rng in (("erase", "erase vector e", (0.0, 1.0)), ("add", "add vector a", (-1.0, 1.0)),
+                                  ("read", "read vector r", (-r, r))):
             if getattr(head, field, None) is not None:
                 panels.append((head, field, label, rng))
     return panels
