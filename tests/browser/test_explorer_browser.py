@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from ntm.model import NTM, NTMConfig
 from ntm.presets import save_preset
 from ntm.tasks import make_task
+from ntm.trace import Trace
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -86,6 +87,12 @@ def test_step_through_next_three_times_then_reopen_the_shared_link(server, page,
     assert not_blank(sequences.screenshot())
     assert not_blank(charts(page).filter(has_text="Read and write weightings over time").screenshot())
     assert charts(page).filter(has_text="Memory M after step 3").count() == 1
+
+    # The trace downloads as JSON that the library reads back.
+    with page.expect_download(timeout=WAIT) as download:
+        page.get_by_role("button", name="Download the trace (JSON)").click()
+    trace = Trace.from_json(open(download.value.path(), encoding="utf-8").read())
+    assert trace.steps == 21 and trace.meta["preset"] == PRESET and trace.memory.shape == (22, 24, 8)
     only_local(page, server)
 
     # The link reproduces the view in a fresh browser session.
