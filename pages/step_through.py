@@ -185,6 +185,20 @@ def _int_param(name: str, lo: int, hi: int, warnings: list[str]) -> int | None:
     return value
 
 
+def _why_not(name: str) -> str:
+    """Why a folder named ``name`` under a presets root is not listed, if there is one."""
+    for root in (Path(os.environ.get(PRESETS_ENV) or PRESETS_DIR), user_presets_dir()):
+        folder = root / name.removeprefix("user:")
+        if name and "/" not in name and folder.is_dir():
+            try:
+                preset = load_preset(folder)
+            except BundleError as exc:
+                return f": {exc}"
+            if preset.model_type != "ntm":
+                return f": it is an {preset.model_type.upper()} model, which has no memory or heads to step through"
+    return ""
+
+
 def init_from_url(choices: list[PresetChoice], default_id: str, warnings: list[str]) -> None:
     """Set this page's widget state from the query parameters, once per session (or after the
     widgets were dropped), reporting every parameter that cannot be used."""
@@ -192,8 +206,8 @@ def init_from_url(choices: list[PresetChoice], default_id: str, warnings: list[s
     preset = st.query_params.get("preset")
     if preset is not None and preset not in ids:
         known = ", ".join(ids) or "none"
-        warnings.append(f"The link's preset `{preset}` is not an available NTM preset (available: {known}); "
-                        f"showing `{default_id}` instead.")
+        warnings.append(f"The link's preset `{preset}` is not an available NTM preset{_why_not(preset)} "
+                        f"(available: {known}); showing `{default_id}` instead.")
         preset = None
     st.session_state[K + "preset"] = preset or default_id
     seed = _int_param("seed", 0, MAX_SEED, warnings)

@@ -46,6 +46,8 @@ def preset_root(tmp_path_factory):
     config = json.loads((root / "mismatched" / "config.json").read_text())
     config["model"]["memory_slots"] = 20
     (root / "mismatched" / "config.json").write_text(json.dumps(config))
+    save_preset(root / "half-written", _ntm(copy), copy, {}, "test preset")
+    (root / "half-written" / "config.json").unlink()          # a preset whose config is not written yet
     return root
 
 
@@ -219,7 +221,8 @@ def test_own_bits_from_a_link_drive_the_input():
     ({"seed": "-3"}, "outside"),
     ({"length": "1000"}, "outside"),
     ({"preset": "nope"}, "not an available NTM preset"),
-    ({"preset": "lstm"}, "not an available NTM preset"),
+    ({"preset": "lstm"}, "it is an LSTM model"),
+    ({"preset": "half-written"}, "has no config.json"),
     ({"bits": "0120.1111"}, "only 0 and 1"),
     ({"bits": "101.111"}, "vectors have 4"),
     ({"bits": "1010..1111"}, "empty row"),
