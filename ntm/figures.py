@@ -179,8 +179,8 @@ def sequence_figure(trace: Trace, t: int) -> go.Figure:
     data = []
     for (name, values), ((xa, ya),) in zip(panels, axes):
         data.append(dict(
-            type="heatmap", z=values.T, x=steps, y=np.arange(values.shape[1]), coloraxis="coloraxis", xaxis=xa, yaxis=ya,
-            name=name, xgap=1, ygap=1,
+            type="heatmap", z=values.T, x=steps, y=np.arange(values.shape[1]), coloraxis="coloraxis",
+            xaxis=xa, yaxis=ya, name=name, xgap=1, ygap=1,
             hovertemplate=f"{name} · t=%{{x}} · bit %{{y}}<br>value = %{{z{HOVER_NUMBER}}}<extra></extra>"))
         layout[_axis_key(ya, "y")].update(title=dict(text=name), autorange="reversed", showgrid=False,
                                           zeroline=False)
@@ -406,12 +406,13 @@ def weighting_figure(w: np.ndarray, title: str, previous: np.ndarray | None = No
     previous weighting as a grey line)."""
     w = np.asarray(w, dtype=float)
     slots = np.arange(w.shape[0])
-    data = [dict(type="bar", x=slots, y=w, name="w", marker=dict(color=w, coloraxis="coloraxis", line=dict(width=0)),
-                   hovertemplate=f"slot %{{x}}<br>w = %{{y{HOVER_NUMBER}}}<extra></extra>")]
+    data = [dict(type="bar", x=slots, y=w, name="w",
+                 marker=dict(color=w, coloraxis="coloraxis", line=dict(width=0)),
+                 hovertemplate=f"slot %{{x}}<br>w = %{{y{HOVER_NUMBER}}}<extra></extra>")]
     if previous is not None:
-        data.append(dict(type="scatter", x=slots, y=np.asarray(previous, dtype=float), mode="lines", name="previous w",
-                               line=dict(color=PREVIOUS_COLOR, width=1.5, shape="hvh"),
-                               hovertemplate=f"w at t-1 · slot %{{x}}<br>w = %{{y{HOVER_NUMBER}}}<extra></extra>"))
+        data.append(dict(type="scatter", x=slots, y=np.asarray(previous, dtype=float), mode="lines",
+                         name="previous w", line=dict(color=PREVIOUS_COLOR, width=1.5, shape="hvh"),
+                         hovertemplate=f"w at t-1 · slot %{{x}}<br>w = %{{y{HOVER_NUMBER}}}<extra></extra>"))
     layout = dict(xaxis=dict(title=dict(text="slot i"), dtick=1 if w.shape[0] <= 32 else None),
                   yaxis=dict(range=list(WEIGHT_RANGE), fixedrange=True),
                   coloraxis=_weight_axis("w"), bargap=0.15, margin=dict(l=45, r=10, t=40, b=40))

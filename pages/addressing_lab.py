@@ -64,8 +64,8 @@ def memory_controls() -> np.ndarray | None:
     memory = torch.randn(n, m, generator=torch.Generator().manual_seed(int(seed))).numpy().round(2)
     if st.toggle("Edit the memory by hand", key=K + "edit_memory", persist_state="session"):
         table = pd.DataFrame(memory, columns=[f"M[:, {j}]" for j in range(m)])
-        edited = st.data_editor(table, key=f"{K}memory_{n}_{m}_{seed}_{st.session_state.get(K + 'memory_version', 0)}",
-                                num_rows="fixed", hide_index=False)
+        version = st.session_state.get(K + "memory_version", 0)
+        edited = st.data_editor(table, key=f"{K}memory_{n}_{m}_{seed}_{version}", num_rows="fixed")
         st.button("Reset to the seeded memory", key=K + "reset_memory", on_click=_reset_editor, args=("memory",))
         values = edited.to_numpy(dtype=float, na_value=np.nan)
         if np.isnan(values).any():
@@ -131,7 +131,8 @@ def compute(memory: np.ndarray, key: np.ndarray, p: dict) -> dict[str, np.ndarra
 
 
 def stage_row(number: int, title: str, equation: str, call: str, function: str, fig, teacher: bool,
-              note: str = "") -> None:
+              note: str) -> None:
+    """Equation, note and library source on the left; the stage's result on the right."""
     left, right = st.columns([2, 3], vertical_alignment="center")
     with left:
         st.markdown(f"#### {number}. {title}")
@@ -178,26 +179,31 @@ def main() -> None:
 
     eq = EQUATIONS
     s_text = ", ".join(f"{o}: {v:.3g}" for o, v in zip(("−1", "0", "+1"), params["s"]))
-    stage_row(1, "Similarity of the key to each slot", r"K[u, v] = \frac{u \cdot v}{\lVert u \rVert\,\lVert v \rVert}",
-              "similarity = cosine_similarity(memory, key)", "cosine_similarity",
-              F.similarity_figure(out["similarity"]), teacher,
-              note="Eq. 6: 1 where a slot points the same way as the key, 0 when orthogonal, −1 opposite.")
-    stage_row(2, f"Content weighting (β = {params['beta']:.3g})", eq["content"],
-              "w_content = content_weights(memory, key, beta)", "content_weights",
-              F.weighting_figure(out["content"], "content weighting wᶜ"), teacher,
-              note="Eq. 5: a softmax of the similarities; a larger β makes it peakier.")
-    stage_row(3, f"Interpolation (g = {params['g']:.3g})", eq["gated"],
-              "w_gated = interpolate(w_content, w_prev, g)", "interpolate",
-              F.weighting_figure(out["gated"], "gated weighting wᵍ (grey: previous weighting)", previous=params["prev"]),
-              teacher, note="Eq. 7: g = 1 keeps the content weighting, g = 0 keeps last step's weighting.")
-    stage_row(4, f"Convolutional shift (s = {{{s_text}}})", eq["shifted"],
-              "w_shifted = shift(w_gated, s)", "shift",
-              F.weighting_figure(out["shifted"], "shifted weighting w̃"), teacher,
-              note="Eq. 8: a circular convolution; s(+1) = 1 moves the focus one slot down (the last slot wraps to 0).")
-    stage_row(5, f"Sharpening (γ = {params['gamma']:.3g})", eq["weights"],
-              "w = sharpen(w_shifted, gamma)", "sharpen",
-              F.weighting_figure(out["weights"], "final weighting w"), teacher,
-              note="Eq. 9: raising to γ ≥ 1 and renormalising undoes the blur a fractional shift adds.")
+    rows = [  # (title, equation, the call, library function, figure, note)
+        ("Similarity of the key to each slot", r"K[u, v] = \frac{u \cdot v}{\lVert u \rVert\,\lVert v \rVert}",
+         "similarity = cosine_similarity(memory, key)", "cosine_similarity",
+         F.similarity_figure(out["similarity"]),
+         "Eq. 6: 1 where a slot points the same way as the key, 0 when orthogonal, −1 opposite."),
+        (f"Content weighting (β = {params['beta']:.3g})", eq["content"],
+         "w_content = content_weights(memory, key, beta)", "content_weights",
+         F.weighting_figure(out["content"], "content weighting wᶜ"),
+         "Eq. 5: a softmax of the similarities; a larger β makes it peakier."),
+        (f"Interpolation (g = {params['g']:.3g})", eq["gated"],
+         "w_gated = interpolate(w_content, w_prev, g)", "interpolate",
+         F.weighting_figure(out["gated"], "gated weighting wᵍ (grey: previous weighting)", previous=params["prev"]),
+         "Eq. 7: g = 1 keeps the content weighting, g = 0 keeps last step's weighting."),
+        (f"Convolutional shift (s = {{{s_text}}})", eq["shifted"],
+         "w_shifted = shift(w_gated, s)", "shift",
+         F.weighting_figure(out["shifted"], "shifted weighting w̃"),
+         "Eq. 8: a circular convolution; s(+1) = 1 moves the focus from slot i to slot i + 1 "
+         "(the last slot wraps round to 0)."),
+        (f"Sharpening (γ = {params['gamma']:.3g})", eq["weights"],
+         "w = sharpen(w_shifted, gamma)", "sharpen",
+         F.weighting_figure(out["weights"], "final weighting w"),
+         "Eq. 9: raising to γ ≥ 1 and renormalising undoes the blur a fractional shift adds."),
+    ]
+    for number, (title, equation, call, function, fig, note) in enumerate(rows, start=1):
+        stage_row(number, title, equation, call, function, fig, teacher, note)
     st.caption("Weightings are drawn on a fixed 0–1 scale; hover a bar for its exact value.")
 
 
