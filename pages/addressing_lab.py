@@ -43,7 +43,8 @@ def library_source(name: str) -> tuple[str, str]:
         path = path.relative_to(ROOT)
     except ValueError:
         pass
-    return f"{path}:{start + first - 1}-{start + last - 1}", code
+    lines_at = f"{start + first - 1}" if first == last else f"{start + first - 1}-{start + last - 1}"
+    return f"{path}:{lines_at}", code
 
 
 def _reset_editor(name: str) -> None:
