@@ -12,7 +12,7 @@ from .tasks import Task, bit_errors, cost_bits
 # Lengths (of each task's size knob) at which generalisation is reported by default.
 DEFAULT_LENGTHS: dict[str, list[int]] = {
     "copy": [10, 20, 30, 50, 80, 100, 120],
-    "repeat-copy": [5, 10, 15, 20],
+    "repeat-copy": [1, 3, 5, 8, 10, 12, 15, 20],
     "associative-recall": [2, 3, 4, 5, 6, 8, 10, 12],
     "priority-sort": [10, 15, 20, 25, 30],
 }
@@ -71,6 +71,29 @@ def evaluate(model: nn.Module, task: Task, length: int, sequences: int = 100, se
     err = torch.cat(errors)
     return {"length": length, "sequences": sequences, "bit_errors": err.mean().item(),
             "bit_errors_max": err.max().item(), "cost_bits": (sum(costs) / sequences).item(),
+            "perfect": (err == 0).float().mean().item()}
+
+
+@torch.no_grad()
+def evaluate_training_distribution(model: nn.Module, task: Task, sequences: int = 500, seed: int = 0) -> dict[str, Any]:
+    """Mean bit errors per sequence over the task's own training distribution.
+
+    Every sequence draws its size knob (and the task's other random choices) exactly as training
+    does, one sequence per batch so that each length is drawn independently.
+    """
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    errors = []
+    try:
+        for _ in range(sequences):
+            batch = task.sample(1, generator)
+            logits, _, _ = model(batch.inputs)
+            errors.append(bit_errors(logits, batch).float())
+    finally:
+        model.train(was_training)
+    err = torch.cat(errors)
+    return {"sequences": sequences, "bit_errors": err.mean().item(), "bit_errors_max": err.max().item(),
             "perfect": (err == 0).float().mean().item()}
 
 

@@ -162,6 +162,10 @@ def preset_readme(name: str, model_type: str, task: Task, metrics: dict[str, Any
     if metrics.get("sequences") is not None:
         lines += [f"Trained on {metrics['sequences']:,} sequences ({metrics.get('batches', '?'):,} batches) "
                   f"in {metrics.get('train_seconds', 0):.0f} s of training time.", ""]
+    dist = metrics.get("training_distribution")
+    if dist:
+        lines += [f"On its training distribution: {dist['bit_errors']:.2f} bit errors per sequence "
+                  f"({100 * dist['perfect']:.0f}% of {dist['sequences']} sequences perfect).", ""]
     rows = metrics.get("generalisation") or []
     if rows:
         lines += [f"| {task.length_name} | bit errors per sequence | max | perfect sequences |",

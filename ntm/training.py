@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import torch
 
-from .evaluation import default_lengths, generalisation_table
+from .evaluation import default_lengths, evaluate_training_distribution, generalisation_table
 from .io import append_jsonl, atomic_write_json, read_jsonl
 from .model import MODEL_TYPES, build_model, config_fields
 from .presets import has_checkpoint, load_checkpoint, save_checkpoint, save_preset
@@ -373,12 +373,13 @@ class Trainer:
         command = command or " && ".join(self.commands) or "(trained from Python)"
         lengths = lengths or default_lengths(self.task, self.model)
         table = generalisation_table(self.model, self.task, lengths, sequences=sequences, seed=12345)
+        in_distribution = evaluate_training_distribution(self.model, self.task, sequences=5 * sequences, seed=54321)
         curve = read_jsonl(self.metrics_path)
         metrics = {"task": self.spec.task, "model_type": self.spec.model_type, "seed": self.spec.seed,
                    "batches": self.batches, "sequences": self.sequences,
                    "train_seconds": round(self.elapsed, 1),
                    "train_lengths": list(self.task.train_lengths), "length_name": self.task.length_name,
-                   "generalisation": table, "curve": curve, "spec": self.spec.to_dict(), "command": command}
+                   "training_distribution": in_distribution, "generalisation": table, "curve": curve, "spec": self.spec.to_dict(), "command": command}
         return save_preset(path, self.model, self.task, metrics, command)
 
 
