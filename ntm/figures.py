@@ -319,7 +319,8 @@ def addressing_figure(head: Any, t: int, height: int = 280, widths: Sequence[flo
 
     Bars are coloured on the fixed [0, 1] weight scale (colour bar on the right) and every
     panel's y axis is [0, 1]. The gated panel also shows the previous weighting w_{t-1}
-    (grey line) for t >= 1, since the gate mixes it in. ``widths`` sets the panels' relative widths
+    (grey line), since the gate mixes it in (at t = 0, the head's initial weighting when the
+    trace has it). ``widths`` sets the panels' relative widths
     (to line them up with text laid out above them).
     """
     stages = head.stages()
@@ -333,8 +334,9 @@ def addressing_figure(head: Any, t: int, height: int = 280, widths: Sequence[flo
             type="bar", x=slots, y=w, xaxis=xa, yaxis=ya, name=stage.label,
             marker=dict(color=w, coloraxis="coloraxis", line=dict(width=0)),
             hovertemplate=f"{stage.label} · slot %{{x}}<br>w = %{{y{HOVER_NUMBER}}}<extra></extra>"))
-        if stage.key == "gated" and t >= 1:
-            prev = np.asarray(head.weights[t - 1])
+        prev = head.previous_weights(t) if stage.key == "gated" and hasattr(head, "previous_weights") else None
+        if prev is not None:
+            prev = np.asarray(prev)
             data.append(dict(
                 type="scatter", x=slots, y=prev, xaxis=xa, yaxis=ya, name="previous w", mode="lines",
                 line=dict(color=PREVIOUS_COLOR, width=1.5, shape="hvh"),

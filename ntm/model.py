@@ -162,7 +162,7 @@ class NTM(nn.Module):
         step = self.step
         if not record and getattr(self, "_compiled_step", None) is not None:
             step = self._compiled_step
-        recorder = Recorder(self, state.memory) if record else None
+        recorder = Recorder(self, state) if record else None
         outputs = []
         # Time-major and contiguous, so every x_t has the same strides whatever T is (a compiled
         # step would otherwise recompile for each sequence length).
@@ -205,9 +205,10 @@ class Recording(NamedTuple):
 class Recorder:
     """Collects detached per-step tensors and stacks them into a ``Recording`` at the end."""
 
-    def __init__(self, model: NTM, memory: torch.Tensor):
+    def __init__(self, model: NTM, state: NTMState):
         self.model = model
-        self.memory = [memory.detach()]
+        self.memory = [state.memory.detach()]
+        self.initial = [w.detach() for w in state.weights]     # per group, [B, H, N]
         self.outputs: list[torch.Tensor] = []
         self.per_group: list[list[dict[str, torch.Tensor]]] = [[] for _ in model.groups]
 
@@ -220,11 +221,12 @@ class Recorder:
     def finish(self) -> Recording:
         heads = []
         counters = {"read": 0, "write": 0}
-        for group, steps in zip(self.model.groups, self.per_group):
+        for group, steps, initial in zip(self.model.groups, self.per_group, self.initial):
             stacked = {k: torch.stack([s[k] for s in steps], dim=2) for k in steps[0]} if steps else {}
             for i in range(group.count):
                 counters[group.kind] += 1
-                head = {"kind": group.kind, "name": f"{group.kind} {counters[group.kind]}"}
+                head = {"kind": group.kind, "name": f"{group.kind} {counters[group.kind]}",
+                        "initial": initial[:, i]}
                 for key, value in stacked.items():           # value: [B, H, T, ...]
                     v = value[:, i]
                     if key in ("beta", "g", "gamma"):

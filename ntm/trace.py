@@ -74,9 +74,14 @@ class NTMHead:
     erase: np.ndarray | None = None   # [T, M] write heads
     add: np.ndarray | None = None     # [T, M] write heads
     read: np.ndarray | None = None    # [T, M] read heads: r_t
+    initial: np.ndarray | None = None  # [N] w_0, the weighting the head had before step 0
 
     def stages(self) -> list[Stage]:
         return [Stage(key, label, eq, code, getattr(self, key)) for key, label, eq, code in self.STAGES]
+
+    def previous_weights(self, t: int) -> np.ndarray | None:
+        """``[N]`` w_{t-1}, the weighting the gate of step ``t`` mixes in (eq. 7)."""
+        return self.weights[t - 1] if t >= 1 else self.initial
 
     @property
     def shift_offsets(self) -> list[int]:

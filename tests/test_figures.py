@@ -95,10 +95,9 @@ def test_addressing_figure_draws_each_stage_at_t_on_a_fixed_scale(trace):
             assert tuple(fig.layout[axis].range) == F.WEIGHT_RANGE
         assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0, 1)
         previous = [d for d in fig.data if d.name == "previous w"]
-        if t == 0:
-            assert not previous                   # w_{-1} is the model's initial weighting, not recorded
-        else:
-            np.testing.assert_array_equal(previous[0].y, head.weights[t - 1])
+        # At t = 0 the gate mixes in the head's initial weighting, which the trace records.
+        expected = head.initial if t == 0 else head.weights[t - 1]
+        np.testing.assert_array_equal(previous[0].y, expected)
     titles = " ".join(a.text for a in fig.layout.annotations)
     assert f"β = {head.beta[3]:.4g}" in titles and f"γ = {head.gamma[3]:.4g}" in titles
 

@@ -36,6 +36,9 @@ def test_trace_holds_every_stage_for_every_head(trace):
     assert write.erase.shape == (9, 6) and write.read is None
     assert trace.head("read 2").read.shape == (9, 6) and trace.head("read 2").erase is None
     np.testing.assert_allclose(trace.memory_change(3), trace.memory[4] - trace.memory[3])
+    for head in trace.heads:                  # every head starts focused on slot 0
+        np.testing.assert_array_equal(head.previous_weights(0), np.eye(12)[0])
+        np.testing.assert_array_equal(head.previous_weights(5), head.weights[4])
     assert trace.mask.tolist() == [False] * 5 + [True] * 4
 
 
@@ -54,7 +57,7 @@ def test_json_round_trip_is_exact(trace):
     np.testing.assert_array_equal(back.mask, trace.mask)
     for a, b in zip(trace.heads, back.heads):
         assert a.name == b.name and a.kind == b.kind
-        for field in ("key", "beta", "g", "s", "gamma", "content", "gated", "shifted", "weights"):
+        for field in ("key", "beta", "g", "s", "gamma", "content", "gated", "shifted", "weights", "initial"):
             np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
     assert back.to_json() == text
 
