@@ -182,6 +182,9 @@ class Neo4jServer:
             self.pid, self.port, self.password = state["pid"], state["port"], state["password"]
             return self
         build()
+        if shutil.which("java") is None:
+            raise Neo4jServerError("'java' is not on PATH: the throwaway Neo4j server needs a JDK 17 "
+                                   "(Debian: apt-get install openjdk-17-jdk-headless)")
         self.home.mkdir(parents=True, exist_ok=True)
         if self.port is None and state and port_is_free(state["port"]):
             self.port = state["port"]               # same address after a restart

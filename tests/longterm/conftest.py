@@ -63,19 +63,25 @@ def neo4j_target(tmp_path_factory) -> Neo4jTarget:
         target = Neo4jTarget(os.environ["NEO4J_URI"], os.environ.get("NEO4J_USER", "neo4j"),
                              os.environ.get("NEO4J_PASSWORD", ""))
         from ntm.longterm import LongTermStoreUnavailable
+        problem = None
         try:
             target.open().close()
         except LongTermStoreUnavailable as exc:
-            _unavailable(f"NEO4J_URI={target.uri} is set but unusable: {exc}")
+            problem = f"NEO4J_URI={target.uri} is set but unusable: {exc}"
+        if problem:
+            _unavailable(problem)
         yield target
         return
     manage = load_manager()
     server = manage.Neo4jServer(home=tmp_path_factory.mktemp("neo4j-home"), exit_with_parent=True)
+    problem = None
     try:
         server.start(timeout=240)
-    except manage.Neo4jServerError as exc:
+    except Exception as exc:  # noqa: BLE001 - any reason at all is reported (a failure in CI)
         server.stop(kill=True)
-        _unavailable(str(exc))
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem:
+        _unavailable(problem)
     try:
         yield Neo4jTarget(server.uri, server.user, server.password, server)
     finally:
