@@ -191,11 +191,17 @@ with follow_tab:
     else:
         st.info("Add propositions first.")
 
+def export_bytes() -> bytes:
+    """Made only when the download is clicked (a large Neo4j graph takes seconds to read)."""
+    try:
+        return json.dumps(store.export_json(), ensure_ascii=False, indent=1).encode("utf-8")
+    except LongTermStoreError as exc:
+        return json.dumps({"error": f"export failed: {exc}"}).encode("utf-8")
+
+
 with io_tab:
-    with reported("Exporting"):
-        exported = json.dumps(store.export_json(), ensure_ascii=False, indent=1)
-        st.download_button("Download the graph as JSON", exported.encode("utf-8"),
-                           file_name="longterm-graph.json", mime="application/json", key="export")
+    st.download_button("Download the graph as JSON", export_bytes, file_name="longterm-graph.json",
+                       mime="application/json", key="export")
     st.caption("Same shape as the dual-memory fork's `export_entailment_graph_json` (`nodes`, `edges`); "
                "its files import here too.")
     uploaded = st.file_uploader("Import a JSON graph", type=["json"], key="import_file")

@@ -344,6 +344,13 @@ class EmbeddedStore(LongTermStore):
             edges = [Relation(u, v, k, a["confidence"], a["run"]) for u, v, k, a in self._g.edges(keys=True, data=True)]
             return Graph(nodes, edges, list(self._logs.values())).sort()
 
+    def runs(self) -> list[str]:
+        with self._reading():
+            found = {a["run"] for _, a in self._g.nodes(data=True)}
+            found |= {a["run"] for _, _, a in self._g.edges(data=True)}
+            found |= {g.run for g in self._logs.values()}
+            return sorted(r for r in found if r)
+
     def stats(self) -> dict[str, int]:
         with self._reading():
             return {"propositions": self._g.number_of_nodes(), "relations": self._g.number_of_edges(),

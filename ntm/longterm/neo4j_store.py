@@ -394,6 +394,13 @@ class Neo4jStore(LongTermStore):
                          tuple(g.get("relation_keys") or ())) for g in (r["l"] for r in logs)],
         ).sort()
 
+    def runs(self) -> list[str]:
+        rows = self._run(
+            "MATCH (p:Proposition) WHERE p.id IS NOT NULL RETURN DISTINCT p.run AS run "
+            f"UNION MATCH (:Proposition)-[r:{_ALL_TYPES}]->(:Proposition) RETURN DISTINCT r.run AS run "
+            "UNION MATCH (l:TrainingLog) WHERE l.id IS NOT NULL RETURN DISTINCT l.run AS run", "listing runs")
+        return sorted(r["run"] for r in rows if r["run"])
+
     def stats(self) -> dict[str, int]:
         row = self._run(
             "RETURN COUNT { MATCH (p:Proposition) WHERE p.id IS NOT NULL } AS propositions, "
