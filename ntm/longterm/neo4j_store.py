@@ -125,7 +125,8 @@ class Neo4jStore(LongTermStore):
             self._driver = GraphDatabase.driver(
                 self.uri, auth=(self.user, password), connection_timeout=connect_timeout,
                 connection_acquisition_timeout=connect_timeout, max_transaction_retry_time=retry_time,
-                telemetry_disabled=True, user_agent="ntm-explorer-longterm")
+                telemetry_disabled=True, user_agent="ntm-explorer-longterm",
+                notifications_min_severity="OFF")     # no "property does not exist yet" chatter in logs
         except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
             raise LongTermStoreUnavailable(f"NEO4J_URI {self.uri!r} is not a usable Neo4j address ({exc}); "
                                            "expected e.g. bolt://127.0.0.1:7687 or neo4j://host:7687") from None
