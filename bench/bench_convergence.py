@@ -1,12 +1,13 @@
 """Wall time for the copy task to converge, printed as JSON.
 
-    python bench/bench_convergence.py [--max-minutes 10] [-- extra `python -m ntm train` args]
+    python bench/bench_convergence.py [--max-minutes 10] [--seed 1000] [--threshold 0.1]
 
 Trains the copy preset's configuration through our own training command (in-process, via
 ``ntm.training.Trainer``) and reports the wall time (compilation included) and the number of
-sequences until the mean bit errors per sequence over one report window (50 batches) first
-drops below 0.1 — the criterion under which the widely used PyTorch NTM needed 8.9 minutes and
-8,500 sequences on this kind of machine — then evaluates the model at lengths 20, 80 and 120.
+sequences until the mean bit errors per sequence first drop below 0.1 both over a report window
+(100 sequences) and on 200 fresh sequences drawn from the training distribution (the widely
+used PyTorch NTM needed 8.9 minutes and 8,500 sequences to get below 0.1 on this kind of
+machine), then evaluates the model at lengths 20, 80 and 120.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ntm.evaluation import evaluate  # noqa: E402
+from ntm.evaluation import evaluate, evaluate_training_distribution  # noqa: E402
 from ntm.training import Trainer, resolve_params  # noqa: E402
 
 PRESET_PARAMS = json.loads((Path(__file__).resolve().parent / "copy_params.json").read_text())
@@ -32,17 +33,27 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=PRESET_PARAMS["seed"])
     parser.add_argument("--threshold", type=float, default=0.1)
     args = parser.parse_args()
-    params = [f"{k}={v}" for k, v in PRESET_PARAMS["params"].items()] + ["report_interval=50"]
+    params = [f"{k}={v}" for k, v in PRESET_PARAMS["params"].items()] + ["report_interval=100"]
     spec = resolve_params("copy", "ntm", params)
     spec.seed = args.seed
     hit: dict = {}
     trainer: Trainer | None = None
 
+    checks = []
+
     def on_report(record: dict) -> None:
-        wall = time.perf_counter() - start
+        # A report window of 100 batch-1 sequences can be lucky; when it is under the threshold,
+        # the model must also stay under it on 200 fresh sequences from the training distribution
+        # (that check's time counts in the wall time).
         if record["bit_errors"] < args.threshold and not hit:
-            hit.update(record, wall_seconds=round(wall, 1))
-            trainer.request_stop()
+            held_out = evaluate_training_distribution(trainer.model, trainer.task, sequences=200,
+                                                      seed=len(checks))["bit_errors"]
+            checks.append({"sequences": record["sequences"], "held_out_bit_errors": round(held_out, 3)})
+            if held_out < args.threshold:
+                hit.update(record, held_out_bit_errors=held_out,
+                           wall_seconds=round(time.perf_counter() - start, 1))
+                trainer.request_stop()
+        wall = time.perf_counter() - start
         if wall > args.max_minutes * 60:
             trainer.request_stop()
 
@@ -53,6 +64,7 @@ def main() -> None:
         result = {"benchmark": "copy-convergence", "seed": args.seed, "threshold_bit_errors": args.threshold,
                   "converged": bool(hit), "wall_seconds": hit.get("wall_seconds"),
                   "sequences": hit.get("sequences"), "batches": hit.get("batches"),
+                  "held_out_checks": checks,
                   "reference": {"wall_seconds": 8.9 * 60, "sequences": 8500},
                   "params": PRESET_PARAMS["params"]}
         result["evaluation"] = {L: round(evaluate(trainer.model, trainer.task, L, 100, seed=7)["bit_errors"], 3)

@@ -84,9 +84,9 @@ def shift(w: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     is "no shift" and index ``R + 1`` is "+1". A one-hot shift of +1 moves the focus from
     slot i to slot i + 1 (mod N).
 
-    Implementation: pad ``w`` circularly by R on each side, take the 2R+1-wide windows with
-    ``unfold`` (window i holds w(i-R) .. w(i+R)), and dot each window with the reversed kernel,
-    because the offset applied to w(i + d) is -d.
+    Implementation: w~ = sum_d s(d) roll(w, d), one rolled copy per offset d in -R..R (a loop
+    over the 2R+1 offsets, never over the batch or the slots); ``torch.compile`` fuses it into
+    one pass over the weights.
 
     Args:
         w: ``[B, N]`` (or ``[B, H, N]``) gated weighting.
@@ -100,9 +100,11 @@ def shift(w: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     n = w.shape[-1]
     if width % 2 != 1 or width > n:
         raise ValueError(f"shift kernel must have odd size 2R+1 <= N={n}; got {width}")
-    padded = torch.cat([w[..., n - radius:], w, w[..., :radius]], dim=-1)  # [..., N + 2R]
-    windows = padded.unfold(-1, width, 1)                                  # [..., N, 2R+1]
-    return (windows * s.flip(-1).unsqueeze(-2)).sum(dim=-1)
+    out = s[..., radius:radius + 1] * w
+    for offset in range(1, radius + 1):
+        out = out + s[..., radius + offset:radius + offset + 1] * torch.roll(w, offset, dims=-1) \
+                  + s[..., radius - offset:radius - offset + 1] * torch.roll(w, -offset, dims=-1)
+    return out
 
 
 def sharpen(w: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
