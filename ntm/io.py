@@ -13,11 +13,21 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load, save as st_save
+if TYPE_CHECKING:
+    import torch
+
+# torch and safetensors are imported inside the tensor helpers, so that modules which only need
+# atomic writes (the long-term store, its page) do not pay for importing torch.
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_ENV = "NTM_EXPLORER_DATA"          # where the app keeps what users make (jobs, presets, graph)
+
+
+def data_dir() -> Path:
+    """Folder for data users create: ``$NTM_EXPLORER_DATA``, else ``.data/`` in the project."""
+    return Path(os.environ.get(DATA_ENV) or ROOT / ".data")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -101,21 +111,25 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
+def save_tensors(path: str | os.PathLike, tensors: dict[str, "torch.Tensor"],
                  metadata: dict[str, str] | None = None) -> str:
     """Write a safetensors file atomically; returns its sha256."""
+    from safetensors.torch import save as st_save
     data = st_save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=metadata)
     atomic_write_bytes(path, data)
     return sha256_bytes(data)
 
 
-def load_tensors(path: str | os.PathLike, expected_sha256: str | None = None) -> dict[str, torch.Tensor]:
+def load_tensors(path: str | os.PathLike, expected_sha256: str | None = None) -> dict[str, "torch.Tensor"]:
     """Read a safetensors file, checking its hash when one is given.
 
     Raises:
         ValueError: the file is truncated, corrupted, or not the file the manifest names.
         FileNotFoundError: it is missing.
     """
+    from safetensors import SafetensorError
+    from safetensors.torch import load as st_load
+
     data = Path(path).read_bytes()
     if expected_sha256 is not None and sha256_bytes(data) != expected_sha256:
         raise ValueError(f"{path} does not match the checksum recorded beside it "

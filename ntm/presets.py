@@ -32,20 +32,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from .io import atomic_write_json, atomic_write_text, load_tensors, save_tensors
+from .io import ROOT, atomic_write_json, atomic_write_text, data_dir, load_tensors, save_tensors
 from .model import build_model, model_config_dict
 from .tasks import Task, make_task
 
 MODEL_FORMAT = "ntm-explorer-model/1"
 CHECKPOINT_FORMAT = "ntm-explorer-checkpoint/1"
-ROOT = Path(__file__).resolve().parent.parent
 PRESETS_DIR = ROOT / "presets"          # built-in presets, committed with the project
-DATA_ENV = "NTM_EXPLORER_DATA"          # where the app keeps what users make (jobs, their presets)
-
-
-def data_dir() -> Path:
-    """Folder for data users create: ``$NTM_EXPLORER_DATA``, else ``.data/`` in the project."""
-    return Path(os.environ.get(DATA_ENV) or ROOT / ".data")
 
 
 def user_presets_dir() -> Path:

@@ -38,19 +38,12 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..io import data_dir
+
 RELATION_TYPES = ("ENTAILS", "CONTRADICTS", "NEUTRAL")
 DEFAULT_RUN = "default"
 EXPORT_FORMAT = "ntm-explorer/longterm-graph"
 EXPORT_VERSION = 1
-DATA_ENV = "NTM_EXPLORER_DATA"
-ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def data_dir() -> Path:
-    """Folder for data users create: ``$NTM_EXPLORER_DATA``, else ``.data/`` in the project."""
-    return Path(os.environ.get(DATA_ENV) or ROOT / ".data")
-
-
 def default_store_path() -> Path:
     """Where the embedded store lives unless told otherwise: ``<data dir>/longterm/graph.json``."""
     return data_dir() / "longterm" / "graph.json"

@@ -26,7 +26,6 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -34,6 +33,7 @@ from typing import Any, Iterator, Sequence
 import networkx as nx
 import numpy as np
 
+from ..io import atomic_write_text
 from .base import (
     Graph, InvalidGraphData, Link, LongTermStore, LongTermStoreError, Neighbour, Proposition,
     Relation, TrainingLog, UnknownProposition, as_embedding, check_dimension, default_store_path,
@@ -47,40 +47,6 @@ _UNREAD = object()          # "memory does not reflect any state of the file yet
 
 class LongTermStoreCorrupt(LongTermStoreError):
     """The store file exists but cannot be read as a store."""
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` so a reader (or a crash) sees the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _encode_vec(v: np.ndarray | None) -> str | None:
