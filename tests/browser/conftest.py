@@ -3,6 +3,8 @@
     app_server  (session)  `streamlit run app.py` on a free port of 127.0.0.1, with
                            NTM_EXPLORER_DATA set to a fresh session folder; has .url, .data_dir
                            (and .port, .log); stopped (its whole process group) at the end.
+                           Its home page is opened once before any test, as `streamlit run`
+                           does itself outside headless mode (see ``_first_session``).
     browser     (session)  Chromium from the system (`shutil.which("chromium")`), headless, with
                            background networking off. Playwright's own browser download is never used.
     page        (function) a new tab with a tall viewport (Streamlit scrolls an inner container, so a
@@ -57,7 +59,27 @@ def _unavailable(reason: str):
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory) -> AppServer:
+def app_server(app_process, browser) -> AppServer:
+    _first_session(app_process, browser)
+    return app_process
+
+
+def _first_session(server: AppServer, browser) -> None:
+    """Open the home page once. Streamlit (1.67) runs a server's very first script run as an
+    old-style multipage app because a ``pages/`` folder exists, and if that first visit is a
+    deep link (``/step-through?...``) it shows a "Page not found" dialog over the right page
+    (streamlit/streamlit#8860); from the first run of app.py on, ``st.navigation`` rules and
+    every link opens cleanly. Desktop users never see it: `streamlit run` opens the home page."""
+    page = browser.new_page()
+    try:
+        page.goto(server.url)
+        page.get_by_role("heading", name="NTM Explorer").wait_for(timeout=60_000)
+    finally:
+        page.close()
+
+
+@pytest.fixture(scope="session")
+def app_process(tmp_path_factory) -> AppServer:
     data_dir = tmp_path_factory.mktemp("ntm-explorer-data")
     log = data_dir.parent / "streamlit-server.log"
     port = _free_port()
