@@ -109,8 +109,7 @@ def test_long_term_memory_example_graph_is_searched_and_drawn_offline(app_server
     settled(page)
 
     # The graph: vis-network draws on a canvas inside the page's iframe, from in-line script only.
-    frame = page.frame_locator("iframe").first
-    canvas = frame.locator("canvas").first
+    canvas = page.frame_locator("iframe").first.locator("canvas").first
     canvas.wait_for(timeout=WAIT)
     page.wait_for_timeout(1500)                     # let the physics layout settle
     graph = page.locator("iframe").first
@@ -125,10 +124,10 @@ def test_long_term_memory_example_graph_is_searched_and_drawn_offline(app_server
     query.press("Enter")
     settled(page)
     expect(page.get_by_test_id("stDataFrame").filter(visible=True)).to_have_count(1, timeout=WAIT)
-    # ... and highlighted in the graph.
-    page.frame_locator("iframe").first.locator("canvas").first.wait_for(timeout=WAIT)
+    # ... and highlighted in the graph (the locators find the redrawn iframe afresh).
+    canvas.wait_for(timeout=WAIT)
     page.wait_for_timeout(1500)
-    drawn = colour_pixels(page.locator("iframe").first.screenshot(), [HIGHLIGHT_COLOUR])
+    drawn = colour_pixels(graph.screenshot(), [HIGHLIGHT_COLOUR])
     assert drawn[HIGHLIGHT_COLOUR] > 200, drawn
     no_error_box(page)
     only_local(page, app_server)
