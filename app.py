@@ -2,42 +2,20 @@
 
     streamlit run app.py
 
-Registers the pages (only those whose file exists, so the app runs while pages are being
-written), and draws what every page shares: the teacher-mode toggle in the sidebar, kept in
-the URL as ``?teacher=1`` so a shared link opens in the same mode.
+Registers the pages (``pages/_shared.PAGES``) and draws what every page shares: the teacher-mode
+toggle in the sidebar, kept in the URL as ``?teacher=1`` so a shared link opens in the same mode,
+and the messages queued with ``flash`` by the previous run.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent
+from pages._shared import PAGES, TEACHER_KEY, plain, show_flashes
 
-# (file, title, url_path, icon) in navigation order; the first is the default page.
-PAGES = [
-    ("pages/home.py", "Home", "", ":material/home:"),
-    ("pages/step_through.py", "Step through", "step-through", ":material/step:"),
-    ("pages/addressing_lab.py", "Addressing lab", "addressing-lab", ":material/science:"),
-    ("pages/train.py", "Train", "train", ":material/model_training:"),
-    ("pages/generalisation.py", "Generalisation", "generalisation", ":material/trending_up:"),
-    ("pages/long_term_memory.py", "Long-term memory", "long-term-memory", ":material/hub:"),
-]
-TEACHER_KEY = "teacher"
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
-
-
-def registered_pages() -> list[st.Page]:
-    pages = []
-    for file, title, url_path, icon in PAGES:
-        if (ROOT / file).is_file():
-            default = url_path == ""
-            pages.append(st.Page(file, title=title, icon=icon, default=default,
-                                 url_path=None if default else url_path))
-    return pages
 
 
 def favicon() -> Image.Image:
@@ -55,7 +33,7 @@ def teacher_toggle() -> None:
     if TEACHER_KEY not in st.session_state:
         raw = str(st.query_params.get(TEACHER_KEY, "")).strip().lower()
         if raw not in _TRUE | _FALSE:
-            st.warning(f"The link's `teacher={raw}` is not understood (use `teacher=1`); "
+            st.warning(f"The link's teacher={plain(raw, 20)} is not understood (use teacher=1); "
                        "teacher mode is off.")
         st.session_state[TEACHER_KEY] = raw in _TRUE
     st.sidebar.toggle("Teacher mode", key=TEACHER_KEY,
@@ -72,7 +50,8 @@ def teacher_toggle() -> None:
 
 
 st.set_page_config(page_title="NTM Explorer", page_icon=favicon(), layout="wide")
-page = st.navigation(registered_pages())
+page = st.navigation(list(PAGES.values()))
 teacher_toggle()
 st.sidebar.caption("Neural Turing Machines (Graves, Wayne & Danihelka 2014), step by step.")
+show_flashes()
 page.run()
