@@ -2,6 +2,8 @@
 
     python bench/bench_app.py [--clicks 20] [--length 20]
 
+Run from the project folder after ``pip install -e .`` (the script imports the installed ``ntm``).
+
 For the copy preset at sequence length 20 (41 timesteps) — presets/copy if it is there, else an
 untrained NTM of the same configuration (LSTM controller of 100 units, memory 128 x 20, heads "rw")
 saved to a temporary folder — it measures:
@@ -26,21 +28,18 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import torch
+from streamlit.testing.v1 import AppTest
 
-import torch  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
-from ntm.model import NTM, NTMConfig  # noqa: E402
-from ntm.presets import PRESETS_DIR, BundleError, load_preset, save_preset  # noqa: E402
-from ntm.tasks import make_task  # noqa: E402
-from ntm.trace import record  # noqa: E402
+from ntm.io import ROOT
+from ntm.model import NTM, NTMConfig
+from ntm.presets import PRESETS_DIR, BundleError, load_preset, save_preset
+from ntm.tasks import make_task
+from ntm.trace import record
 
 COPY_CONFIG = dict(controller_size=100, memory_slots=128, memory_width=20, heads="rw")
 

@@ -2,6 +2,8 @@
 
     python bench/bench_convergence.py [--max-minutes 10] [--seed 1000] [--threshold 0.1]
 
+Run from the project folder after ``pip install -e .`` (the script imports the installed ``ntm``).
+
 Trains the copy preset's configuration through our own training command (in-process, via
 ``ntm.training.Trainer``) and reports the wall time (compilation included) and the number of
 sequences until the mean bit errors per sequence first drop below 0.1 both over a report window
@@ -14,15 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ntm.evaluation import evaluate, evaluate_training_distribution  # noqa: E402
-from ntm.training import Trainer, resolve_params  # noqa: E402
+from ntm.evaluation import evaluate, evaluate_training_distribution
+from ntm.training import Trainer, resolve_params
 
 PRESET_PARAMS = json.loads((Path(__file__).resolve().parent / "copy_params.json").read_text())
 

@@ -2,6 +2,8 @@
 
     python bench/bench_training.py [--seconds 20] [--no-compile]
 
+Run from the project folder after ``pip install -e .`` (the script imports the installed ``ntm``).
+
 Measures, for the paper's copy configuration (LSTM controller of 100 units, memory 128 x 20,
 one read and one write head):
   - training throughput (sequences per second, optimizer step and gradient clipping included)
@@ -20,16 +22,12 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ntm.model import NTM, NTMConfig  # noqa: E402
-from ntm.tasks import loss, make_task  # noqa: E402
+from ntm.model import NTM, NTMConfig
+from ntm.tasks import loss, make_task
 
 REFERENCE = {"batch1_seq_per_s": 16.0, "batch16_seq_per_s": 81.0, "fwd_bwd_len20_ms": 108.0}
 
