@@ -18,6 +18,12 @@ task) and names a safetensors file of weights with its sha256. Two kinds share t
 Every file is written atomically; the JSON manifest is written last and names files by their
 batch number, so a crash mid-checkpoint leaves the previous checkpoint whole. Loading checks
 the hashes and the shapes, and reports problems as ``BundleError`` with what to do about it.
+A manifest names its files by plain name only: a name with a folder in it, a link, a device or
+a file larger than the model's own tensors need is refused before a byte of it is read.
+
+The preset catalogue (``catalogue()``) is the one list of presets every page and the command
+line use: the built-in folder (``presets/``, or ``$NTM_EXPLORER_PRESETS``), then the user's
+presets under ``$NTM_EXPLORER_DATA/presets``.
 """
 
 from __future__ import annotations
@@ -32,18 +38,40 @@ from typing import Any
 import torch
 from torch import nn
 
-from .io import ROOT, atomic_write_json, atomic_write_text, data_dir, load_tensors, save_tensors
+from .io import ROOT, atomic_write_json, atomic_write_text, data_dir, load_tensors, save_tensors, sha256_file
 from .model import build_model, model_config_dict
 from .tasks import Task, make_task
 
 MODEL_FORMAT = "ntm-explorer-model/1"
 CHECKPOINT_FORMAT = "ntm-explorer-checkpoint/1"
-PRESETS_DIR = ROOT / "presets"          # built-in presets, committed with the project
+PRESETS_ENV = "NTM_EXPLORER_PRESETS"    # another folder of built-in presets (tests, a course's own set)
+USER_PREFIX = "user:"                   # catalogue id of a user preset whose name a built-in one has
+MAX_NAME = 128                          # longest preset name accepted from a link or a command line
+CONFIG_MAX_BYTES = 1 << 20              # a config.json is a few kB; anything over 1 MB is not ours
+_HEADER_SLACK = 1 << 16                 # safetensors header (tensor names, offsets) beyond the data
+
+
+def builtin_presets_dir() -> Path:
+    """Presets committed with the project: ``presets/``, or ``$NTM_EXPLORER_PRESETS``."""
+    return Path(os.environ.get(PRESETS_ENV) or ROOT / "presets")
 
 
 def user_presets_dir() -> Path:
     """Presets saved from the app's training jobs (kept out of the committed ``presets/``)."""
     return data_dir() / "presets"
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` as users see it in messages: relative to the project or the data folder when it is
+    inside one (no server paths on screen), else its last two parts."""
+    path = Path(path)
+    for base, label in ((data_dir(), "$NTM_EXPLORER_DATA"), (builtin_presets_dir(), "presets"), (ROOT, "")):
+        try:
+            rel = path.resolve().relative_to(base.resolve())
+        except (ValueError, OSError):
+            continue
+        return f"{label}/{rel}" if label else str(rel)
+    return "/".join(path.parts[-2:])
 
 
 class BundleError(ValueError):
@@ -72,19 +100,63 @@ def model_manifest(model: nn.Module, task: Task) -> dict[str, Any]:
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
+    shown = shown_path(path)
+    if not path.exists():
+        raise BundleError(f"{what} {shown_path(path.parent)} has no {path.name}: it is not a saved model "
+                          f"(or was deleted). Pick another, or train one with `python -m ntm train`.")
+    if not path.is_file():
+        raise BundleError(f"{shown} is not a regular file. Restore it from version control or retrain.")
+    if path.stat().st_size > CONFIG_MAX_BYTES:
+        raise BundleError(f"{shown} is {path.stat().st_size:,} bytes, far more than a model's JSON file; "
+                          f"it is not ours. Restore it from version control or retrain.")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BundleError(f"{what} {path.parent} has no {path.name}: it is not a saved model "
-                          f"(or was deleted). Pick another, or train one with `python -m ntm train`.") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}): the file is "
-                          f"corrupted. Restore it from version control or retrain.") from None
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise BundleError(f"{shown} cannot be read ({exc.strerror}). Check its permissions.") from None
+    except UnicodeDecodeError:
+        raise BundleError(f"{shown} is not UTF-8 text: the file is corrupted. Restore it from version "
+                          f"control or retrain.") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        where = f" ({exc.msg} at line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise BundleError(f"{shown} is not valid JSON{where}: the file is corrupted. Restore it from "
+                          f"version control or retrain.") from None
     if not isinstance(data, dict):
-        raise BundleError(f"{path} should hold a JSON object; it holds {type(data).__name__}.")
+        raise BundleError(f"{shown} should hold a JSON object; it holds {type(data).__name__}.")
     return data
+
+
+def _file_entry(manifest: dict[str, Any], key: str, where: Path) -> tuple[str, str | None]:
+    """The ``{"file", "sha256"}`` entry ``key`` of a manifest, checked to name a plain file."""
+    entry = manifest.get(key, {"file": "weights.safetensors"} if key == "weights" else None)
+    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) \
+            or not isinstance(entry.get("sha256"), (str, type(None))):
+        raise BundleError(f"{shown_path(where)}: its '{key}' entry should be an object with a file name and a "
+                          f"sha256; the config is damaged. Restore it from version control or retrain.")
+    name = entry["file"]
+    if name in ("", ".", "..") or Path(name).name != name or "\\" in name or "\x00" in name:
+        raise BundleError(f"{shown_path(where)}: its '{key}' entry names {name[:60]!r}, which is not a plain "
+                          f"file name in the model's folder; it is refused. Restore the config or retrain.")
+    return name, entry.get("sha256")
+
+
+def _checked_file(folder: Path, name: str, max_bytes: int) -> Path:
+    """``folder/name`` if it is a regular file inside ``folder`` of at most ``max_bytes``."""
+    file = folder / name
+    if not file.exists():
+        raise FileNotFoundError(file)
+    if file.is_symlink() or not file.is_file() or file.resolve().parent != folder.resolve():
+        raise BundleError(f"{shown_path(file)} is not a regular file in the model's folder; it is refused. "
+                          f"Restore it, or retrain the model.")
+    size = file.stat().st_size
+    if size > max_bytes:
+        raise BundleError(f"{shown_path(file)} is {size:,} bytes, more than the {max_bytes:,} its config's "
+                          f"shapes need: it is not this model's file. Restore it, or retrain the model.")
+    return file
+
+
+def _tensor_bytes(tensors: dict[str, torch.Tensor]) -> int:
+    """The largest safetensors file these tensors can make: their data plus a generous header."""
+    return sum(t.numel() * t.element_size() for t in tensors.values()) + _HEADER_SLACK + 256 * len(tensors)
 
 
 def _build(manifest: dict[str, Any], where: Path) -> tuple[nn.Module, Task]:
@@ -94,22 +166,22 @@ def _build(manifest: dict[str, Any], where: Path) -> tuple[nn.Module, Task]:
         model_cfg = dict(manifest["model"])
         model_cfg["input_size"], model_cfg["output_size"] = task.input_size, task.output_size
         model = build_model(manifest["model_type"], model_cfg)
-    except (KeyError, TypeError) as exc:
-        raise BundleError(f"{where}: the config is missing {exc}; it was not written by this version "
+    except (KeyError, TypeError, AttributeError) as exc:
+        what = f"is missing {exc}" if isinstance(exc, KeyError) else "has entries of the wrong kind"
+        raise BundleError(f"{shown_path(where)}: the config {what}; it was not written by this version "
                           f"of NTM Explorer. Retrain or restore the file.") from None
     except ValueError as exc:
-        raise BundleError(f"{where}: the config is invalid: {exc}") from None
+        raise BundleError(f"{shown_path(where)}: the config is invalid: {exc}") from None
+    except RuntimeError:
+        raise BundleError(f"{shown_path(where)}: the model its config describes cannot be built on this machine "
+                          f"(too large?). Retrain or restore the file.") from None
     return model, task
 
 
-def _load_weights(model: nn.Module, file: Path, sha256: str | None) -> None:
-    try:
-        tensors = load_tensors(file, sha256)
-    except FileNotFoundError:
-        raise BundleError(f"weights file {file} is missing. Restore it, or retrain the model.") from None
-    except ValueError as exc:
-        raise BundleError(f"{exc}. Restore the file, or retrain the model.") from None
+def _load_weights(model: nn.Module, folder: Path, name: str, sha256: str | None) -> None:
     own = model.state_dict()
+    tensors = _read_tensors(folder, name, sha256, _tensor_bytes(own), "weights file")
+    file = folder / name
     missing = sorted(set(own) - set(tensors))
     extra = sorted(set(tensors) - set(own))
     wrong = sorted(k for k in set(own) & set(tensors) if own[k].shape != tensors[k].shape)
@@ -126,6 +198,25 @@ def _load_weights(model: nn.Module, file: Path, sha256: str | None) -> None:
                           f"({'; '.join(details)}). The config and weights are from different models: "
                           f"retrain, or restore both files together.")
     model.load_state_dict(tensors)
+
+
+def _read_tensors(folder: Path, name: str, sha256: str | None, max_bytes: int, what: str) -> dict[str, torch.Tensor]:
+    """Tensors of ``folder/name``: size-capped, hash streamed and checked before the file is read."""
+    try:
+        file = _checked_file(folder, name, max_bytes)
+        if sha256 is not None and sha256_file(file) != sha256:
+            raise BundleError(f"{what} {shown_path(file)} does not match the checksum recorded beside it "
+                              f"(truncated or overwritten). Restore the file, or retrain the model.")
+        return load_tensors(file)
+    except FileNotFoundError:
+        raise BundleError(f"{what} {shown_path(folder / name)} is missing. Restore it, or retrain the model.") from None
+    except OSError as exc:
+        raise BundleError(f"{what} {shown_path(folder / name)} cannot be read ({exc.strerror}).") from None
+    except ValueError as exc:
+        if isinstance(exc, BundleError):
+            raise
+        raise BundleError(f"{what} {shown_path(folder / name)} is damaged: it is not a readable safetensors "
+                          f"file. Restore the file, or retrain the model.") from None
 
 
 # ---- presets ----------------------------------------------------------------------------------
@@ -171,49 +262,147 @@ def preset_readme(name: str, model_type: str, task: Task, metrics: dict[str, Any
     return "\n".join(lines)
 
 
+def resolve_preset(name_or_path: str | os.PathLike) -> Path:
+    """The folder of a preset given by path, or by catalogue id (a name under the built-in
+    presets, or a user preset's name, ``user:<name>`` when a built-in one has it too).
+
+    Raises:
+        BundleError: no such preset; the message lists the available ones.
+    """
+    text = str(name_or_path)
+    if len(text) > 4096 or "\x00" in text:
+        raise BundleError("that is not a preset name or folder. " + _available())
+    path = Path(text)
+    try:
+        if path.is_dir():
+            return path
+    except OSError:                       # a name too long for the file system, say
+        pass
+    entry = find_preset(text)
+    if entry is not None:
+        return entry.path
+    raise BundleError(f"no preset {text[:MAX_NAME]!r}. " + _available())
+
+
+def _available() -> str:
+    return f"Available presets: {', '.join(e.id for e in catalogue()) or 'none'}."
+
+
 def load_preset(path: str | os.PathLike) -> Preset:
-    """Load a preset bundle (a folder, or a name under ``presets/``) in eval mode.
+    """Load a preset bundle (a folder, or a catalogue id such as ``copy``) in eval mode.
 
     Raises:
         BundleError: missing, truncated, corrupted or mismatched files, with what to do.
     """
-    path = Path(path)
-    if not path.is_dir():
-        for root in (PRESETS_DIR, user_presets_dir()):
-            if (root / str(path)).is_dir():
-                path = root / str(path)
-                break
-    if not path.is_dir():
-        raise BundleError(f"no preset at {path}. Available presets: "
-                          f"{', '.join(p.name for p in list_presets()) or 'none'}.")
+    path = resolve_preset(path)
     manifest = _read_json(path / "config.json", "preset")
     if manifest.get("format") != MODEL_FORMAT:
-        raise BundleError(f"{path / 'config.json'} is not an NTM Explorer model (format "
-                          f"{manifest.get('format')!r}, expected {MODEL_FORMAT!r}).")
+        raise BundleError(f"{shown_path(path / 'config.json')} is not an NTM Explorer model (format "
+                          f"{str(manifest.get('format'))[:40]!r}, expected {MODEL_FORMAT!r}).")
     model, task = _build(manifest, path)
-    weights = manifest.get("weights", {})
-    _load_weights(model, path / weights.get("file", "weights.safetensors"), weights.get("sha256"))
+    _load_weights(model, path, *_file_entry(manifest, "weights", path))
     model.eval()
     metrics = {}
     if (path / "metrics.json").exists():
         try:
-            metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            metrics = {"error": "metrics.json is corrupted"}
+            metrics = _read_json(path / "metrics.json", "preset")
+        except BundleError:
+            metrics = {"error": "metrics.json is damaged"}
     return Preset(path.name, path, model, task, manifest, metrics)
 
 
 def list_presets(root: str | os.PathLike | None = None) -> list[Path]:
     """Preset folders (those with a config.json) under ``root``, sorted by name.
 
-    Without ``root``: the built-in ``presets/`` first, then the user's presets (``user_presets_dir``).
+    Without ``root``: the built-in presets first, then the user's presets (``user_presets_dir``).
     """
-    roots = [Path(root)] if root is not None else [PRESETS_DIR, user_presets_dir()]
+    roots = [Path(root)] if root is not None else [builtin_presets_dir(), user_presets_dir()]
     found = []
     for r in roots:
-        if r.is_dir():
+        try:
             found += sorted(p for p in r.iterdir() if (p / "config.json").is_file())
+        except OSError:
+            continue
     return found
+
+
+# ---- the catalogue -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PresetEntry:
+    """One preset as the pages and the command line list it, read from its config.json alone.
+
+    Attributes:
+        id: what links, select boxes and ``--preset`` use: the folder name, or ``user:<name>``
+            for a user preset whose name a built-in preset already has.
+        path: the preset's folder.
+        model_type: ``ntm``, ``lstm``, ... or None when config.json cannot be read.
+        task: the task's name, or None.
+        summary: one line for a select box.
+        stamp: changes whenever any of the preset's files changes (a cache key).
+        problem: why the preset cannot be opened, when config.json already says so.
+    """
+
+    id: str
+    path: Path
+    model_type: str | None
+    task: str | None
+    summary: str
+    stamp: tuple
+    problem: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
+
+
+def preset_stamp(path: str | os.PathLike) -> tuple:
+    """(name, mtime, size) of every file in the folder: a re-saved preset gets a new stamp."""
+    try:
+        files = sorted(p for p in Path(path).iterdir() if p.is_file())
+        return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    except OSError:
+        return ()
+
+
+def _summary(config: dict[str, Any]) -> str:
+    task = config.get("task", {}).get("name", "?")
+    model = config.get("model", {})
+    if config.get("model_type") == "ntm":
+        return (f"{task} · NTM, {model.get('memory_slots', '?')}×{model.get('memory_width', '?')} "
+                f"memory, heads {model.get('heads', '?')}")
+    return f"{task} · {config.get('model_type', '?')}"
+
+
+def _entry(pid: str, path: Path) -> PresetEntry:
+    stamp = preset_stamp(path)
+    try:
+        config = _read_json(path / "config.json", "preset")
+        model_type, task = config.get("model_type"), config.get("task", {}).get("name")
+        if not isinstance(model_type, str) or not isinstance(task, str):
+            raise BundleError(f"{shown_path(path / 'config.json')} does not say which model and task it holds.")
+        return PresetEntry(pid, path, model_type, task, _summary(config), stamp)
+    except (BundleError, AttributeError) as exc:
+        problem = str(exc) if isinstance(exc, BundleError) else "config.json is damaged"
+        return PresetEntry(pid, path, None, None, "config.json unreadable", stamp, problem)
+
+
+def catalogue() -> list[PresetEntry]:
+    """Every preset: the built-in ones, then the user's (``user:<name>`` when the name is taken)."""
+    entries, ids = [], set()
+    for root, prefix in ((builtin_presets_dir(), ""), (user_presets_dir(), USER_PREFIX)):
+        for path in list_presets(root):
+            pid = path.name if path.name not in ids else prefix + path.name
+            ids.add(pid)
+            entries.append(_entry(pid, path))
+    return entries
+
+
+def find_preset(pid: str) -> PresetEntry | None:
+    """The catalogue entry with id ``pid``, or None (also for any name that is not a plain id)."""
+    if not isinstance(pid, str) or not 0 < len(pid) <= MAX_NAME or "/" in pid or "\\" in pid or pid in (".", ".."):
+        return None
+    return next((e for e in catalogue() if e.id == pid), None)
 
 
 # ---- training checkpoints ----------------------------------------------------------------------
@@ -297,21 +486,18 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise BundleError(f"{path / 'checkpoint.json'} is not an NTM Explorer checkpoint "
                           f"(format {manifest.get('format')!r}).")
     model, task = _build(manifest, path)
-    try:
-        _load_weights(model, path / manifest["weights"]["file"], manifest["weights"]["sha256"])
-        opt_file = path / manifest["optimizer_file"]["file"]
-        tensors = load_tensors(opt_file, manifest["optimizer_file"]["sha256"])
-        manifest["train"], manifest["progress"]
-    except KeyError as exc:
-        raise BundleError(f"{path / 'checkpoint.json'} is missing {exc}: start a new run in "
-                          f"another --checkpoint-path, or restore the checkpoint.") from None
-    except FileNotFoundError as exc:
-        raise BundleError(f"checkpoint file {exc.filename} is missing: the checkpoint is incomplete. "
-                          f"Start a new run in another --checkpoint-path.") from None
-    except ValueError as exc:
-        raise BundleError(f"{exc}. The checkpoint is damaged: start a new run in another "
-                          f"--checkpoint-path.") from None
+    if not isinstance(manifest.get("train"), dict) or not isinstance(manifest.get("progress"), dict) \
+            or not isinstance(manifest.get("optimizer"), dict):
+        raise BundleError(f"{shown_path(path / 'checkpoint.json')} is damaged (its train, progress or optimizer "
+                          f"entry is missing): start a new run in another --checkpoint-path, or restore it.")
+    weights_name, weights_sha = _file_entry(manifest, "weights", path)
+    opt_name, opt_sha = _file_entry(manifest, "optimizer_file", path)
+    _load_weights(model, path, weights_name, weights_sha)
+    # Optimizer state: at most a few tensors per parameter (Adam: two), plus the generator state.
+    tensors = _read_tensors(path, opt_name, opt_sha, 3 * _tensor_bytes(model.state_dict()) + (1 << 16),
+                            "optimizer file")
     generator_state = tensors.pop("rng.task", None)
     if generator_state is None:
-        raise BundleError(f"{opt_file} lacks the task generator state; the checkpoint is damaged.")
+        raise BundleError(f"{shown_path(path / opt_name)} lacks the task generator state; the checkpoint is "
+                          f"damaged. Start a new run in another --checkpoint-path.")
     return Checkpoint(model, task, manifest, _unflatten_optimizer(tensors, manifest["optimizer"]), generator_state)

@@ -73,7 +73,7 @@ def test_bad_config_json_is_reported(preset_dir, content, match):
 
 
 def test_missing_preset_lists_alternatives(tmp_path):
-    with pytest.raises(BundleError, match="no preset at"):
+    with pytest.raises(BundleError, match="no preset"):
         load_preset(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
     with pytest.raises(BundleError, match="has no config.json"):
@@ -114,3 +114,95 @@ def test_damaged_checkpoint_is_reported(tmp_path):
     (tmp_path / "optimizer-00000001.safetensors").unlink()
     with pytest.raises(BundleError, match="missing"):
         load_checkpoint(tmp_path)
+
+
+# ---- hostile and broken bundles: refused with a message, nothing outside the folder is read ----
+
+def _set_weights(path, entry):
+    config = json.loads((path / "config.json").read_text())
+    config["weights"] = entry
+    (path / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../tiny/weights.safetensors", "..", "/dev/zero", "sub/w.safetensors"])
+def test_weights_outside_the_folder_are_refused(preset_dir, name, monkeypatch):
+    path, _ = preset_dir
+    _set_weights(path, {"file": name, "sha256": None})
+    opened = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda f, *a, **k: opened.append(str(f)) or real_open(f, *a, **k))
+    with pytest.raises(BundleError, match="not a plain file name"):
+        load_preset(path)
+    assert not any("passwd" in f or "zero" in f for f in opened)
+
+
+def test_weights_entry_of_the_wrong_kind(preset_dir):
+    path, _ = preset_dir
+    _set_weights(path, "weights.safetensors")
+    with pytest.raises(BundleError, match="should be an object"):
+        load_preset(path)
+
+
+def test_oversized_weights_are_refused_before_reading(preset_dir):
+    path, _ = preset_dir
+    big = path / "weights.safetensors"
+    with open(big, "r+b") as f:          # a sparse 1 GB file: costs nothing on disk
+        f.truncate(1 << 30)
+    with pytest.raises(BundleError, match="more than the") as info:
+        load_preset(path)
+    assert str(path) not in str(info.value)            # no absolute server path in the message
+
+
+def test_symlinked_weights_are_refused(preset_dir, tmp_path):
+    path, _ = preset_dir
+    outside = tmp_path / "outside.safetensors"
+    (path / "weights.safetensors").rename(outside)
+    (path / "weights.safetensors").symlink_to(outside)
+    with pytest.raises(BundleError, match="not a regular file"):
+        load_preset(path)
+
+
+@pytest.mark.parametrize("damage", ["binary", "directory", "list", "huge"])
+def test_damaged_config_is_reported(preset_dir, damage):
+    path, _ = preset_dir
+    config = path / "config.json"
+    config.unlink()
+    if damage == "binary":
+        config.write_bytes(b"\xff\xfe\x00garbage")
+    elif damage == "directory":
+        config.mkdir()
+    elif damage == "list":
+        config.write_text("[1, 2]")
+    else:
+        config.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(BundleError):
+        load_preset(path)
+
+
+def test_catalogue_survives_a_broken_preset(tmp_path, monkeypatch, preset_dir):
+    from ntm.presets import catalogue, find_preset
+    path, _ = preset_dir
+    monkeypatch.setenv("NTM_EXPLORER_PRESETS", str(tmp_path))
+    monkeypatch.setenv("NTM_EXPLORER_DATA", str(tmp_path / "data"))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_bytes(b"\xff not json")
+    entries = {e.id: e for e in catalogue()}
+    assert entries["tiny"].usable and entries["tiny"].model_type == "ntm" and entries["tiny"].task == "copy"
+    assert not entries["broken"].usable and "UTF-8" in entries["broken"].problem
+    assert find_preset("tiny").path == path
+    for hostile in ("..", ".", "../tiny", "/etc", "x" * 300, "tiny/"):
+        assert find_preset(hostile) is None
+    with pytest.raises(BundleError, match="no preset"):
+        load_preset("x" * 300)
+
+
+def test_user_preset_with_a_taken_name_gets_a_prefix(tmp_path, monkeypatch, preset_dir):
+    from ntm.presets import catalogue, load_preset, user_presets_dir
+    path, model = preset_dir
+    monkeypatch.setenv("NTM_EXPLORER_PRESETS", str(tmp_path))
+    monkeypatch.setenv("NTM_EXPLORER_DATA", str(tmp_path / "data"))
+    task = make_task("copy", max_len=4)
+    save_preset(user_presets_dir() / "tiny", model, task, {}, "test")
+    assert [e.id for e in catalogue()] == ["tiny", "user:tiny"]
+    assert load_preset("user:tiny").path == user_presets_dir() / "tiny"
