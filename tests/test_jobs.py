@@ -8,15 +8,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
 from ntm import jobs
+from ntm.io import ROOT
 from ntm.presets import list_presets, load_checkpoint, load_preset, save_preset, user_presets_dir
 from ntm.training import resolve_params
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(180)
 
 TINY = ["controller_size=16", "memory_slots=16", "memory_width=8", "max_len=4"]

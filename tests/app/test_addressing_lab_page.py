@@ -2,7 +2,6 @@
 shown with its equation and library source; bad hand-edited input gets a clear message."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +9,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from ntm import addressing
+from ntm.io import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(120)
 
 

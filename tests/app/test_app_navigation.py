@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
+from ntm.io import ROOT
+
 pytestmark = pytest.mark.timeout(120)
 
 # The navigation contract: (file, title, url_path), in this order; Home is the default page.

@@ -3,7 +3,6 @@ with cached results, the tables saved at training time shown at once, and one lo
 
 import base64
 import json
-from pathlib import Path
 
 import numpy as np
 
@@ -13,11 +12,11 @@ from streamlit.testing.v1 import AppTest
 
 import ntm.evaluation
 import ntm.presets
+from ntm.io import ROOT
 from ntm.model import build_model
 from ntm.presets import load_preset, save_preset
 from ntm.tasks import make_task
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(240)
 AS_TRAINED = [{"length": 10, "sequences": 5, "bit_errors": 1.5, "bit_errors_max": 3, "perfect": 0.2},
               {"length": 20, "sequences": 5, "bit_errors": 4.0, "bit_errors_max": 9, "perfect": 0.0}]

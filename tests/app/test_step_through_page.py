@@ -7,18 +7,17 @@ presets folder instead of presets/, and NTM_EXPLORER_DATA at a temporary data fo
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from ntm.io import ROOT
 from ntm.model import NTM, LSTMBaseline, LSTMConfig, NTMConfig
 from ntm.presets import save_preset
 from ntm.tasks import make_task
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(180)
 
 

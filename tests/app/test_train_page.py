@@ -4,15 +4,14 @@ shows its log; cancel, resume and the concurrency limit work from the page."""
 
 import signal
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from ntm import jobs
+from ntm.io import ROOT
 from ntm.presets import list_presets
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(240)
 
 

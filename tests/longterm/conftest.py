@@ -13,11 +13,11 @@ import importlib.util
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from ntm.io import ROOT
+
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 

@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ntm.io import ROOT
 from ntm.longterm import InvalidGraphData, Proposition, Relation, open_store
 from ntm.longterm.embedded import EmbeddedStore, LongTermStoreCorrupt
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def vec(seed: int, dim: int = 8) -> np.ndarray:

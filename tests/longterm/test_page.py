@@ -9,15 +9,14 @@ import re
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from ntm.io import ROOT
 from ntm.longterm import proposition_id
 
-ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "long_term_memory.py")
 OUTSIDE = re.compile(r"""(?:\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//)""", re.IGNORECASE)
 
