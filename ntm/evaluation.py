@@ -9,37 +9,24 @@ from torch import nn
 
 from .tasks import Task, bit_errors, cost_bits
 
-# Lengths (of each task's size knob) at which generalisation is reported by default.
-DEFAULT_LENGTHS: dict[str, list[int]] = {
-    "copy": [10, 20, 30, 50, 80, 100, 120],
-    "repeat-copy": [1, 3, 5, 8, 10, 12, 15, 20],
-    "associative-recall": [2, 3, 4, 5, 6, 8, 10, 12],
-    "priority-sort": [10, 15, 20, 25, 30],
-}
+def memory_slots(model: nn.Module) -> int | None:
+    """N, the model's memory slots, or None for a model without a memory (the LSTM)."""
+    return getattr(getattr(model, "config", None), "memory_slots", None)
 
 
 def max_length(task: Task, model: nn.Module) -> int | None:
     """The longest size-knob value whose episode fits the model's memory (None: no limit).
 
-    A copy of L vectors needs L slots, so longer tests would overwrite the start of the
-    sequence whatever the model learned; the tables stop there.
+    A copy of L vectors needs L slots (``task.slots_needed``), so longer tests would overwrite
+    the start of the sequence whatever the model learned; the tables stop there.
     """
-    slots = getattr(getattr(model, "config", None), "memory_slots", None)
-    if slots is None:
-        return None
-    if task.name == "copy":
-        return slots
-    if task.name == "repeat-copy":
-        return slots
-    if task.name == "associative-recall":
-        return slots // (task.item_len + 1)
-    return slots
+    slots = memory_slots(model)
+    return None if slots is None else task.longest_fitting(slots)
 
 
 def default_lengths(task: Task, model: nn.Module | None = None) -> list[int]:
-    lengths = DEFAULT_LENGTHS.get(task.name, [task.train_lengths[1]])
-    limit = max_length(task, model) if model is not None else None
-    return [n for n in lengths if limit is None or n <= limit]
+    """The task's default test lengths that fit the model's memory."""
+    return task.test_lengths(memory_slots(model) if model is not None else None)
 
 
 @torch.no_grad()

@@ -364,3 +364,57 @@ def test_make_task_errors_name_the_valid_choices():
 def test_invalid_params_raise(name, params, field):
     with pytest.raises(ValueError, match=field):
         make_task(name, **params)
+
+
+# ---- what a task knows about itself (asked by evaluation and the pages) -------------------------
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_task_describes_itself(name):
+    task = make_task(name)
+    assert "section 4." in task.title
+    assert task.default_test_lengths and min(task.default_test_lengths) >= task.min_length
+    assert task.train_lengths[1] in task.default_test_lengths
+
+
+@pytest.mark.parametrize("name, slots, longest", [("copy", 128, 128), ("repeat-copy", 64, 64),
+                                                   ("associative-recall", 128, 32), ("priority-sort", 20, 20),
+                                                   ("associative-recall", 7, 1)])
+def test_longest_episode_that_fits_the_memory(name, slots, longest):
+    task = make_task(name)
+    assert task.longest_fitting(slots) == longest
+    assert all(task.slots_needed(n) <= slots for n in task.test_lengths(slots))
+    assert task.slots_needed(longest + 1) > slots
+
+
+def test_typed_sequence_becomes_a_copy_episode():
+    task = make_task("copy", seq_width=3)
+    seq = torch.tensor([[1., 0., 1.], [0., 1., 1.]])
+    batch = task.with_sequence(seq, torch.Generator().manual_seed(0))
+    assert torch.equal(batch.inputs[0, :2, :3], seq) and torch.equal(batch.targets[0, 3:5], seq)
+    assert batch.mask[0].tolist() == [False, False, False, True, True]
+
+
+def test_typed_sequence_becomes_a_repeat_copy_episode_with_the_seeds_count():
+    task = make_task("repeat-copy", seq_width=2, max_repeats=4)
+    seq = torch.tensor([[1., 0.], [1., 1.], [0., 1.]])
+    drawn = task.sample(1, torch.Generator().manual_seed(5), length=3)
+    typed = task.with_sequence(seq, torch.Generator().manual_seed(5))
+    repeats = (int(drawn.mask[0].sum()) - 1) // 3
+    assert typed.mask.shape == drawn.mask.shape and torch.equal(typed.mask, drawn.mask)
+    assert torch.equal(typed.targets[0, 5:5 + 3 * repeats, :2], seq.repeat(repeats, 1))
+    assert typed.targets[0, 5 + 3 * repeats, 2] == 1.0                       # the end marker
+
+
+@pytest.mark.parametrize("name", ["associative-recall", "priority-sort"])
+def test_tasks_without_a_typed_sequence_say_so(name):
+    task = make_task(name)
+    assert task.sequence_width is None
+    with pytest.raises(ValueError, match="not supported"):
+        task.with_sequence(torch.zeros(3, 6), torch.Generator())
+
+
+def test_typed_sequence_is_checked():
+    task = make_task("copy", seq_width=3)
+    for bad in (torch.zeros(2, 4), torch.full((2, 3), 0.5), torch.zeros(0, 3)):
+        with pytest.raises(ValueError):
+            task.with_sequence(bad, torch.Generator())

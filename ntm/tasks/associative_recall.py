@@ -32,8 +32,10 @@ class AssociativeRecallTask(Task):
     per batch, the query position per batch element."""
 
     name: ClassVar[str] = "associative-recall"
+    title: ClassVar[str] = "Associative recall (section 4.3)"
     length_name: ClassVar[str] = "items"
     min_length: ClassVar[int] = 2  # the query must have a successor
+    default_test_lengths: ClassVar[tuple[int, ...]] = (2, 3, 4, 5, 6, 8, 10, 12)
 
     item_bits: int = 6
     item_len: int = 3
@@ -58,6 +60,10 @@ class AssociativeRecallTask(Task):
     @property
     def train_lengths(self) -> tuple[int, int]:
         return (self.min_items, self.max_items)
+
+    def slots_needed(self, length: int) -> int:
+        """Each item takes its delimiter and ``item_len`` vectors."""
+        return length * (self.item_len + 1)
 
     def sample(self, batch_size: int, generator: torch.Generator, length: int | None = None) -> Batch:
         """A batch of associative-recall episodes, all with the same number of items n.

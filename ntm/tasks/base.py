@@ -68,13 +68,18 @@ class Batch:
 class Task:
     """A task: its parameters are the dataclass fields, validated in ``__post_init__``.
 
-    Subclasses set ``name``, ``length_name`` and ``min_length`` and implement ``input_size``,
-    ``output_size``, ``train_lengths`` and ``sample``.
+    Subclasses set ``name``, ``title``, ``length_name``, ``min_length`` and
+    ``default_test_lengths`` and implement ``input_size``, ``output_size``, ``train_lengths`` and
+    ``sample``. What the app and evaluation ask about a task is asked of the task itself: how
+    many memory slots a length needs (``slots_needed``), and whether a user-typed sequence of
+    bit vectors can become an episode (``sequence_width``, ``with_sequence``).
     """
 
     name: ClassVar[str]
+    title: ClassVar[str]          # for people, with the paper's section: "Copy (section 4.1)"
     length_name: ClassVar[str]   # what the size knob ``length`` of ``sample`` counts
     min_length: ClassVar[int] = 1  # the smallest ``length`` that makes an episode
+    default_test_lengths: ClassVar[tuple[int, ...]] = ()   # generalisation tables' default lengths
 
     @property
     def input_size(self) -> int:
@@ -93,6 +98,51 @@ class Task:
         """A batch from the training distribution; ``length`` fixes the size knob (may exceed
         ``train_lengths`` for generalisation tests). Uses only ``generator`` for randomness."""
         raise NotImplementedError
+
+    def slots_needed(self, length: int) -> int:
+        """Memory slots an episode of size ``length`` needs for what must be recalled: one per
+        stored vector by default. Tests longer than the memory measure its size, not learning."""
+        return length
+
+    def longest_fitting(self, slots: int) -> int:
+        """The largest size knob whose episode fits in ``slots`` memory slots (at least
+        ``min_length - 1``, meaning none fits). ``slots_needed`` grows with the length."""
+        lo, hi = self.min_length - 1, max(slots, self.min_length)
+        while lo < hi:                                   # binary search: slots_needed is monotone
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if self.slots_needed(mid) <= slots else (lo, mid - 1)
+        return lo
+
+    def test_lengths(self, slots: int | None = None) -> list[int]:
+        """``default_test_lengths`` (or the longest training length) that fit ``slots``, if given."""
+        lengths = list(self.default_test_lengths) or [self.train_lengths[1]]
+        return [n for n in lengths if slots is None or self.slots_needed(n) <= slots]
+
+    @property
+    def sequence_width(self) -> int | None:
+        """Bits per vector of an input a user may type (``with_sequence``); None: not editable."""
+        return None
+
+    def with_sequence(self, sequence: torch.Tensor, generator: torch.Generator) -> Batch:
+        """One episode (batch of 1) whose input sequence is ``sequence`` (``[L, sequence_width]``
+        bits); the task's other random choices (repeat-copy's count) are drawn from ``generator``
+        as for a random episode of the same length.
+
+        Raises:
+            ValueError: the task takes no typed sequence, or it has the wrong shape or values.
+        """
+        raise ValueError(f"a typed input sequence is not supported for the {self.name} task")
+
+    def _check_sequence(self, sequence: torch.Tensor) -> int:
+        width = self.sequence_width
+        if width is None:
+            raise ValueError(f"a typed input sequence is not supported for the {self.name} task")
+        if sequence.dim() != 2 or sequence.shape[1] != width or sequence.shape[0] < self.min_length:
+            raise ValueError(f"{self.name}: a typed sequence must be [L >= {self.min_length}, {width}] bits; "
+                             f"got {list(sequence.shape)}")
+        if not bool(((sequence == 0) | (sequence == 1)).all()):
+            raise ValueError(f"{self.name}: a typed sequence holds bits, 0 or 1")
+        return sequence.shape[0]
 
     def config(self) -> dict[str, Any]:
         """The task's parameters as a JSON-able dict; ``make_task(self.name, **config)`` rebuilds it."""

@@ -28,7 +28,9 @@ class CopyTask(Task):
     """The copy task: ``seq_width`` bits per vector, L drawn uniformly from ``[min_len, max_len]``."""
 
     name: ClassVar[str] = "copy"
+    title: ClassVar[str] = "Copy (section 4.1)"
     length_name: ClassVar[str] = "sequence length"
+    default_test_lengths: ClassVar[tuple[int, ...]] = (10, 20, 30, 50, 80, 100, 120)
 
     seq_width: int = 8
     min_len: int = 1
@@ -51,6 +53,18 @@ class CopyTask(Task):
     @property
     def train_lengths(self) -> tuple[int, int]:
         return (self.min_len, self.max_len)
+
+    @property
+    def sequence_width(self) -> int:
+        return self.seq_width
+
+    def with_sequence(self, sequence: torch.Tensor, generator: torch.Generator) -> Batch:
+        """The copy episode of ``sequence`` (``[L, seq_width]``): it is the input and the target."""
+        L = self._check_sequence(sequence)
+        batch = self.sample(1, generator, length=L)
+        batch.inputs[0, :L, :self.seq_width] = sequence
+        batch.targets[0, L + 1:2 * L + 1] = sequence
+        return batch
 
     def sample(self, batch_size: int, generator: torch.Generator, length: int | None = None) -> Batch:
         """A batch of copy episodes, all of one sequence length L.

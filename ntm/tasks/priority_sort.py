@@ -33,7 +33,9 @@ class PrioritySortTask(Task):
     """The priority-sort task: sort ``num_inputs`` vectors by priority, keep the top ``num_outputs``."""
 
     name: ClassVar[str] = "priority-sort"
+    title: ClassVar[str] = "Priority sort (section 4.5)"
     length_name: ClassVar[str] = "inputs"
+    default_test_lengths: ClassVar[tuple[int, ...]] = (10, 15, 20, 25, 30)
 
     seq_width: int = 8
     num_inputs: int = 20

@@ -37,7 +37,9 @@ class RepeatCopyTask(Task):
     ``[min_repeats, max_repeats]`` per batch element."""
 
     name: ClassVar[str] = "repeat-copy"
+    title: ClassVar[str] = "Repeat copy (section 4.2)"
     length_name: ClassVar[str] = "sequence length"
+    default_test_lengths: ClassVar[tuple[int, ...]] = (1, 3, 5, 8, 10, 12, 15, 20)
 
     seq_width: int = 8
     min_len: int = 1
@@ -78,6 +80,20 @@ class RepeatCopyTask(Task):
         mean = (self.min_repeats + self.max_repeats) / 2
         std = math.sqrt((n * n - 1) / 12) or 1.0
         return (repeats - mean) / std
+
+    @property
+    def sequence_width(self) -> int:
+        return self.seq_width
+
+    def with_sequence(self, sequence: torch.Tensor, generator: torch.Generator) -> Batch:
+        """The repeat-copy episode of ``sequence`` (``[L, seq_width]``), its repeat count r drawn
+        from ``generator``: the targets replay the sequence r times, then the end marker."""
+        L = self._check_sequence(sequence)
+        batch = self.sample(1, generator, length=L)
+        answer = int(batch.mask[0].sum()) - 1            # L * r steps, then the end marker
+        batch.inputs[0, :L, :self.seq_width] = sequence
+        batch.targets[0, L + 2:L + 2 + answer, :self.seq_width] = sequence[torch.arange(answer) % L]
+        return batch
 
     def sample(self, batch_size: int, generator: torch.Generator, length: int | None = None,
                repeats: int | None = None) -> Batch:
