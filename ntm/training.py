@@ -179,15 +179,20 @@ def resolve_params(task: str, model_type: str, pairs: list[str], base: RunSpec |
 
 
 class Trainer:
-    """Runs one training run in ``run_dir``, resuming from its checkpoint when asked."""
+    """Runs one training run in ``run_dir``, resuming from its checkpoint when asked.
+
+    ``on_report(record)`` is called with each metrics line; ``on_batch(batches)`` after each batch
+    (once it is reported and checkpointed), with the number of batches done.
+    """
 
     def __init__(self, spec: RunSpec, run_dir: str | os.PathLike, resume: bool = False,
                  progress: bool = True, on_report: Callable[[dict[str, Any]], None] | None = None,
-                 command: str | None = None):
+                 command: str | None = None, on_batch: Callable[[int], None] | None = None):
         self.run_dir = Path(run_dir)
         self.commands: list[str] = []
         self.progress_bar = progress
         self.on_report = on_report
+        self.on_batch = on_batch
         self._stop_requested = False
         self.resumed = False
         if resume and has_checkpoint(self.run_dir):
@@ -352,6 +357,8 @@ class Trainer:
                     window, window_start, window_seqs = [], time.perf_counter(), 0
                 if s.checkpoint_interval and self.batches % s.checkpoint_interval == 0:
                     self.checkpoint()
+                if self.on_batch:
+                    self.on_batch(self.batches)
             self.checkpoint()
             state = "cancelled" if self._stop_requested and self.batches < s.num_batches else "done"
             return self.write_status(state, rate=rate)

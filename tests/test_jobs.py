@@ -1,22 +1,24 @@
 """Background training jobs end to end, with real processes: start, progress, cancel, resume,
-crash, the concurrency limit, the app going away, a hard kill, and the preset a job saves."""
+crash, the concurrency limit, the app going away, a hard kill, and the preset a job saves; and the
+pieces of ``ntm.jobs`` on their own (the fault hook, the command line, a light import)."""
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 from ntm import jobs
 from ntm.io import ROOT
+from ntm.jobs.runner import FAULT_ENV, fault_hook
 from ntm.presets import list_presets, load_checkpoint, load_preset, save_preset, user_presets_dir
 from ntm.training import resolve_params
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.usefixtures("jobs_data_dir")]
 
 TINY = ["controller_size=16", "memory_slots=16", "memory_width=8", "max_len=4"]
 
@@ -27,29 +29,21 @@ def tiny_spec(num_batches=60, report_interval=5, checkpoint_interval=10, **setti
         "checkpoint_interval": checkpoint_interval, **settings})
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("NTM_EXPLORER_DATA", str(tmp_path / "data"))
-    monkeypatch.delenv(jobs.MAX_JOBS_ENV, raising=False)
-    monkeypatch.delenv(jobs.FAULT_ENV, raising=False)
-    yield tmp_path / "data"
-    # Never leave a job process behind, whatever the test did.
-    for job in jobs.list_jobs():
-        if job.pid:
-            jobs._signal_group(job.pid, signal.SIGKILL)
-    jobs._reap()
+@pytest.fixture
+def wait_job(wait_until):
+    """``wait_job(job_id, predicate)``: the job once ``predicate(job)`` holds; on a timeout the
+    message shows its state and the end of its log."""
+    def wait(job_id, predicate, timeout=90, what="the job"):
+        def ready():
+            job = jobs.get_job(job_id)
+            return job if predicate(job) else None
 
-
-def wait_job(job_id, predicate, timeout=90, what="the job"):
-    deadline = time.monotonic() + timeout
-    while True:
-        job = jobs.get_job(job_id)
-        if predicate(job):
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}: state {job.state}, "
-                                 f"batches {job.batches}, message {job.message!r}\nlog:\n{job.log_tail()}")
-        time.sleep(0.1)
+        def diagnosis():
+            job = jobs.get_job(job_id)
+            return (f"{what}: state {job.state}, batches {job.batches}, message {job.message!r}\n"
+                    f"log:\n{job.log_tail()}")
+        return wait_until(ready, timeout, diagnosis)
+    return wait
 
 
 def process_gone(pid):
@@ -57,8 +51,8 @@ def process_gone(pid):
 
 
 @pytest.mark.slow
-def test_job_runs_is_cancelled_resumes_and_saves_a_preset(monkeypatch):
-    monkeypatch.setenv(jobs.FAULT_ENV, "delay-per-batch:0.02")     # ~50 batches/s: long enough to watch
+def test_job_runs_is_cancelled_resumes_and_saves_a_preset(monkeypatch, wait_job):
+    monkeypatch.setenv(FAULT_ENV, "delay-per-batch:0.02")     # ~50 batches/s: long enough to watch
     # No periodic checkpoints: the only checkpoint is the one the cancel writes.
     job = jobs.start_job(tiny_spec(num_batches=100_000, checkpoint_interval=0), "my-copy", export_sequences=10)
     assert job.state in ("starting", "running") and job.pid
@@ -109,8 +103,8 @@ def test_job_runs_is_cancelled_resumes_and_saves_a_preset(monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_crash_shows_as_failed_with_the_end_of_the_log(monkeypatch):
-    monkeypatch.setenv(jobs.FAULT_ENV, "crash-after-batches:3")
+def test_a_crash_shows_as_failed_with_the_end_of_the_log(monkeypatch, wait_job):
+    monkeypatch.setenv(FAULT_ENV, "crash-after-batches:3")
     job = jobs.start_job(tiny_spec(num_batches=50, report_interval=1), "crashy")
     job = wait_job(job.id, lambda j: not j.active, what="the crash")
     assert job.state == "failed"
@@ -127,7 +121,7 @@ def test_a_crash_shows_as_failed_with_the_end_of_the_log(monkeypatch):
 
 @pytest.mark.slow
 def test_concurrency_limit_refuses_a_further_start(monkeypatch):
-    monkeypatch.setenv(jobs.FAULT_ENV, "delay-per-batch:0.05")
+    monkeypatch.setenv(FAULT_ENV, "delay-per-batch:0.05")
     monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
     first = jobs.start_job(tiny_spec(num_batches=100_000), "first")
     with pytest.raises(jobs.JobError, match="already running .* at most 1 at once"):
@@ -155,18 +149,18 @@ def test_max_jobs_defaults_to_one_per_two_cores(monkeypatch):
 
 
 @pytest.mark.slow
-def test_the_job_stops_when_the_app_that_started_it_is_gone(data_dir):
+def test_the_job_stops_when_the_app_that_started_it_is_gone(jobs_data_dir, wait_job):
     # A stand-in for the app: a real process that starts a job, then is killed outright.
     app = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
-        import os, sys, time
+        import signal, sys
         from ntm import jobs
         from ntm.training import resolve_params
         spec = resolve_params("copy", "ntm", sys.argv[1:], settings_overrides={
             "num_batches": 100000, "batch_size": 4, "report_interval": 5, "checkpoint_interval": 10})
         print(jobs.start_job(spec, "orphan").id, flush=True)
-        time.sleep(600)
+        signal.pause()                  # the app lives on until the test kills it
         """), *TINY], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "NTM_EXPLORER_DATA": str(data_dir), jobs.FAULT_ENV: "delay-per-batch:0.02"})
+        env={**os.environ, "NTM_EXPLORER_DATA": str(jobs_data_dir), FAULT_ENV: "delay-per-batch:0.02"})
     try:
         job_id = app.stdout.readline().strip()
         job = wait_job(job_id, lambda j: j.state == "running" and j.batches >= 10, what="10 batches")
@@ -183,8 +177,8 @@ def test_the_job_stops_when_the_app_that_started_it_is_gone(data_dir):
 
 
 @pytest.mark.slow
-def test_a_hard_kill_loses_only_the_progress_since_the_last_checkpoint(monkeypatch):
-    monkeypatch.setenv(jobs.FAULT_ENV, "delay-per-batch:0.02")
+def test_a_hard_kill_loses_only_the_progress_since_the_last_checkpoint(monkeypatch, wait_job):
+    monkeypatch.setenv(FAULT_ENV, "delay-per-batch:0.02")
     job = jobs.start_job(tiny_spec(num_batches=100_000, checkpoint_interval=10), "killed", export_sequences=10)
     job = wait_job(job.id, lambda j: (j.dir / "checkpoint.json").exists() and j.batches >= 25,
                    what="a checkpoint and 25 batches")
@@ -228,7 +222,7 @@ def test_existing_preset_names_and_out_of_range_values_are_refused():
     assert jobs.list_jobs() == []
 
 
-def test_a_reused_pid_is_not_mistaken_for_the_job(data_dir):
+def test_a_reused_pid_is_not_mistaken_for_the_job(jobs_data_dir):
     # A job folder whose recorded process id now belongs to another process (this one).
     job_dir = jobs.jobs_dir() / "20260101-000000-abcdef"
     job_dir.mkdir(parents=True)
@@ -236,7 +230,7 @@ def test_a_reused_pid_is_not_mistaken_for_the_job(data_dir):
     spec = tiny_spec().to_dict()
     (job_dir / "job.json").write_text(json.dumps({
         "id": job_dir.name, "name": "old", "created": 1.0, "spec": spec,
-        "preset": {"name": "old", "path": str(data_dir / "presets" / "old")},
+        "preset": {"name": "old", "path": str(jobs_data_dir / "presets" / "old")},
         "launches": [{"launch": 1, "pid": me, "start_time": jobs.process_start_time(me) + 1,
                       "started": 1.0, "resume": False}]}))
     (job_dir / "status.json").write_text(json.dumps({"state": "running", "pid": me, "batches": 5,
@@ -244,3 +238,30 @@ def test_a_reused_pid_is_not_mistaken_for_the_job(data_dir):
     job = jobs.get_job(job_dir.name)
     assert job.state == "interrupted" and job.pid is None
     assert jobs.cancel_job(job.id).state == "interrupted"     # and nothing was signalled: we are still here
+
+
+def test_importing_jobs_does_not_import_torch():
+    # Only the runner (in the job's own process) imports torch: the app's job list stays light.
+    out = subprocess.run([sys.executable, "-c", "import sys, ntm.jobs; print('torch' in sys.modules)"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_the_fault_hook_crashes_after_n_batches_and_refuses_unknown_faults():
+    assert fault_hook("") is None
+    crash = fault_hook("crash-after-batches:3")
+    crash(1), crash(2)                                        # no fault before batch 3 is done
+    with pytest.raises(RuntimeError, match="injected fault"):
+        crash(3)
+    with pytest.raises(ValueError, match="unknown fault 'explode'"):
+        fault_hook("explode")
+
+
+def test_the_command_line_of_a_job_names_only_what_differs_from_the_defaults():
+    spec = tiny_spec(num_batches=60)
+    args = shlex.split(jobs.spec_command(spec, "/runs/a b", "/presets/p"))
+    assert args[:4] == ["python", "-m", "ntm", "train"]
+    params = [args[i + 1] for i, a in enumerate(args) if a == "-p"]
+    assert "num_batches=60" in params and "batch_size=4" in params and "max_len=4" in params
+    assert not any(p.startswith(("optimizer=", "clip_value=")) for p in params)     # left at their defaults
+    assert args[args.index("--checkpoint-path") + 1] == "/runs/a b"

@@ -2,29 +2,15 @@
 a started job is listed with its progress, curves and sample, and finishes as a preset; a crash
 shows its log; cancel, resume and the concurrency limit work from the page."""
 
-import signal
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from ntm import jobs
 from ntm.io import ROOT
+from ntm.jobs.runner import FAULT_ENV
 from ntm.presets import list_presets
 
-pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("NTM_EXPLORER_DATA", str(tmp_path / "data"))
-    monkeypatch.delenv(jobs.MAX_JOBS_ENV, raising=False)
-    monkeypatch.delenv(jobs.FAULT_ENV, raising=False)
-    yield tmp_path / "data"
-    for job in jobs.list_jobs():
-        if job.pid:
-            jobs._signal_group(job.pid, signal.SIGKILL)
-    jobs._reap()
+pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("jobs_data_dir")]
 
 
 def train_page() -> AppTest:
@@ -54,15 +40,13 @@ def submit(at):
     return at
 
 
-def wait_job(predicate, timeout=120):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [j for j in jobs.list_jobs() if predicate(j)]
-        if found:
-            return found[0]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; jobs: {[(j.name, j.state, j.batches) for j in jobs.list_jobs()]}")
-        time.sleep(0.1)
+@pytest.fixture
+def wait_job(wait_until):
+    """``wait_job(predicate)``: the first job for which ``predicate(job)`` holds."""
+    def wait(predicate, timeout=120):
+        return wait_until(lambda: next((j for j in jobs.list_jobs() if predicate(j)), None), timeout,
+                          lambda: f"a job; jobs: {[(j.name, j.state, j.batches) for j in jobs.list_jobs()]}")
+    return wait
 
 
 def texts(elements):
@@ -99,7 +83,7 @@ def test_a_bad_value_is_a_clear_message_and_nothing_starts(change, message):
 
 
 @pytest.mark.slow
-def test_a_job_started_from_the_page_shows_progress_and_becomes_a_preset():
+def test_a_job_started_from_the_page_shows_progress_and_becomes_a_preset(wait_job):
     at = train_page()
     fill_tiny(at, num_batches=40)
     submit(at)
@@ -139,8 +123,8 @@ def test_a_job_started_from_the_page_shows_progress_and_becomes_a_preset():
 
 
 @pytest.mark.slow
-def test_a_crashed_job_is_shown_as_failed_with_its_log(monkeypatch):
-    monkeypatch.setenv(jobs.FAULT_ENV, "crash-after-batches:2")
+def test_a_crashed_job_is_shown_as_failed_with_its_log(monkeypatch, wait_job):
+    monkeypatch.setenv(FAULT_ENV, "crash-after-batches:2")
     at = train_page()
     fill_tiny(at, name="crashy")
     submit(at)
@@ -152,8 +136,8 @@ def test_a_crashed_job_is_shown_as_failed_with_its_log(monkeypatch):
 
 
 @pytest.mark.slow
-def test_cancel_resume_and_the_concurrency_limit_from_the_page(monkeypatch):
-    monkeypatch.setenv(jobs.FAULT_ENV, "delay-per-batch:0.05")
+def test_cancel_resume_and_the_concurrency_limit_from_the_page(monkeypatch, wait_job):
+    monkeypatch.setenv(FAULT_ENV, "delay-per-batch:0.05")
     monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
     at = train_page()
     fill_tiny(at, name="long-one", num_batches=100_000)
