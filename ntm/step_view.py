@@ -1,0 +1,229 @@
+"""The Step-through view as data: what a link asks for, checked, and the trace it shows.
+
+The page keeps its whole view in the URL (``?preset=&seed=&length=&t=&bits=``) so that a pasted
+link reproduces it. This module turns those strings into a checked ``View`` (with one warning
+per value it cannot use), encodes a user's own input sequence as text and back (the bits codec:
+rows of ``0``/``1`` joined by ``.``), builds the episode a view stands for, and records its trace.
+It knows nothing of Streamlit; the page only lays out what it returns.
+
+    view, warnings = read_link(dict(st.query_params), catalogue_ids, default="copy")
+    batch = episode(task, view.seed, view.length, view.bits)
+    trace = record_view(preset, view)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from .presets import (MAX_NAME, USER_PREFIX, BundleError, Preset, builtin_presets_dir, find_preset,
+                      load_preset, user_presets_dir)
+from .tasks import Batch, Task
+from .trace import Trace, record
+
+DEFAULT_PRESET = "copy"
+DEFAULT_SEED, DEFAULT_LENGTH = 0, 10
+MAX_LENGTH = 64                        # longest input sequence; a copy episode has 2L + 1 steps
+MAX_SEED = 2**31 - 1
+URL_PARAMS = ("preset", "seed", "length", "t", "bits")   # the view, as the URL holds it
+_SHOWN = 40                            # characters of a rejected value echoed back in a warning
+
+Bits = tuple[str, ...]                 # one string of '0'/'1' per timestep
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything that defines what the Step-through page shows.
+
+    Attributes:
+        preset: catalogue id of the preset.
+        seed: seeds the random sequence (and the task's other random choices).
+        length: the task's size knob; with ``bits``, the number of rows.
+        bits: the user's own input sequence, or None for the seed's random one.
+        t: the timestep, or None until the trace (and so its last step) is known.
+    """
+
+    preset: str = DEFAULT_PRESET
+    seed: int = DEFAULT_SEED
+    length: int = DEFAULT_LENGTH
+    bits: Bits | None = None
+    t: int | None = None
+
+    def url(self) -> dict[str, str]:
+        """The query parameters that reproduce this view (``length`` or ``bits``, never both)."""
+        params = {"preset": self.preset, "seed": str(self.seed)}
+        if self.bits is None:
+            params["length"] = str(self.length)
+        else:
+            params["bits"] = encode_bits(self.bits)
+        if self.t is not None:
+            params["t"] = str(self.t)
+        return params
+
+
+def shown(value: Any) -> str:
+    """A value from a link as it is quoted back in a message: one line, at most ``_SHOWN`` characters."""
+    text = " ".join(str(value).split())
+    return repr(text if len(text) <= _SHOWN else text[:_SHOWN - 1] + "…")
+
+
+# ---- the bits codec ------------------------------------------------------------------------------
+
+def encode_bits(bits: Bits) -> str:
+    """('0110', '1001') -> '0110.1001'."""
+    return ".".join(bits)
+
+
+def parse_bits(text: str, width: int) -> tuple[Bits | None, str | None]:
+    """'0110.1001' (rows joined by '.' or '-') -> rows, or (None, what is wrong)."""
+    rows = text.replace("-", ".").split(".")
+    if not text or any(not r for r in rows):
+        return None, "it has an empty row"
+    bad = sorted({c for r in rows for c in r} - {"0", "1"})
+    if bad:
+        listed = ", ".join(shown(c) for c in bad[:5]) + (", …" if len(bad) > 5 else "")
+        return None, f"it contains {listed}; only 0 and 1 are bits"
+    if len(rows) > MAX_LENGTH:
+        return None, f"it has {len(rows)} rows; at most {MAX_LENGTH} are allowed"
+    widths = sorted({len(r) for r in rows})
+    if widths != [width]:
+        return None, f"its rows have {', '.join(map(str, widths[:5]))} bits, but this preset's vectors have {width}"
+    return tuple(rows), None
+
+
+def bits_from_rows(rows: Sequence[Sequence[Any]], width: int, columns: Sequence[str] = ()) -> tuple[Bits | None, str | None]:
+    """An edited grid (rows of cells) -> rows of bits, or (None, what is wrong): every cell 0 or
+    1, exactly ``width`` columns, 1..MAX_LENGTH rows. ``columns`` names the columns in messages."""
+    if any(len(row) != width for row in rows):
+        got = next(len(row) for row in rows if len(row) != width)
+        return None, f"The grid has {got} columns, but this preset's vectors have {width} bits."
+    if not 1 <= len(rows) <= MAX_LENGTH:
+        return None, f"The sequence needs between 1 and {MAX_LENGTH} rows; it has {len(rows)}."
+    out = []
+    for i, row in enumerate(rows):
+        cells = []
+        for j, v in enumerate(row):
+            col = columns[j] if j < len(columns) else f"bit {j}"
+            if v is None or (isinstance(v, float) and v != v):
+                return None, f"Row {i} has an empty cell in column '{col}'. Fill it with 0 or 1."
+            try:
+                x = float(v)
+            except (TypeError, ValueError):
+                x = None
+            if x not in (0.0, 1.0):
+                return None, f"Row {i}, column '{col}' holds {shown(v)}; bits must be 0 or 1."
+            cells.append(str(int(x)))
+        out.append("".join(cells))
+    return tuple(out), None
+
+
+def random_bits(task: Task, seed: int, length: int) -> Bits:
+    """The input sequence the task draws for (seed, length), as rows of '0'/'1'."""
+    batch = task.sample(1, torch.Generator().manual_seed(seed), length=length)
+    seq = batch.inputs[0, :length, :task.sequence_width].to(torch.int64).tolist()
+    return tuple("".join(str(b) for b in row) for row in seq)
+
+
+# ---- links ---------------------------------------------------------------------------------------
+
+def parse_int(name: str, raw: str | None, lo: int, hi: int) -> tuple[int | None, str | None]:
+    """A whole number in lo..hi from a link's ``name=raw``, or (None, a warning)."""
+    if raw is None:
+        return None, None
+    try:
+        value = int(str(raw).strip()) if len(str(raw)) <= 20 else None
+    except ValueError:
+        value = None
+    if value is None:
+        return None, f"The link's {name} value {shown(raw)} is not a whole number; using the default."
+    if not lo <= value <= hi:
+        return None, f"The link's {name} value {value} is outside {lo}…{hi}; using the default."
+    return value, None
+
+
+def why_not(pid: str) -> str:
+    """Why the catalogue id ``pid`` cannot be stepped through ('' when it is not a preset at all)."""
+    entry = find_preset(pid)
+    if entry is None:                     # not listed: a folder without a (readable) config.json?
+        for root in (builtin_presets_dir(), user_presets_dir()):
+            folder = root / pid.removeprefix(USER_PREFIX)
+            if find_preset(folder.name) is None and pid and "/" not in pid and pid not in (".", "..") \
+                    and len(pid) <= MAX_NAME and folder.is_dir():
+                try:
+                    load_preset(folder)
+                except BundleError as exc:
+                    return f": {exc}"
+        return ""
+    if entry.problem:
+        return f": {entry.problem}"
+    if entry.model_type != "ntm":
+        return f": it is an {entry.model_type.upper()} model, which has no memory or heads to step through"
+    return ""
+
+
+def read_link(params: Mapping[str, str], preset_ids: Sequence[str], default: str) -> tuple[View, list[str]]:
+    """The view a link asks for, with a warning for every value that cannot be used.
+
+    ``bits`` and ``t`` are kept as given (checked later, against the preset's vector width and the
+    trace's length, by ``check_bits`` and ``check_t``); every other value is checked here.
+    """
+    warnings: list[str] = []
+    preset = params.get("preset")
+    if preset is not None and preset not in preset_ids:
+        warnings.append(f"The link's preset {shown(preset)} is not an available NTM preset{why_not(preset)} "
+                        f"(available: {', '.join(preset_ids) or 'none'}); showing {default} instead.")
+        preset = None
+    seed, problem = parse_int("seed", params.get("seed"), 0, MAX_SEED)
+    warnings += [problem] if problem else []
+    length, problem = parse_int("length", params.get("length"), 1, MAX_LENGTH)
+    warnings += [problem] if problem else []
+    view = View(preset or default, DEFAULT_SEED if seed is None else seed,
+                DEFAULT_LENGTH if length is None else length)
+    return view, warnings
+
+
+def check_bits(raw: str, task: Task) -> tuple[Bits | None, str | None]:
+    """A link's ``bits`` for this task, or (None, a warning: a random sequence is used instead)."""
+    if task.sequence_width is None:
+        return None, (f"The link has bits, but the {task.name} task's input cannot be typed; "
+                      "using a random sequence.")
+    bits, problem = parse_bits(raw, task.sequence_width)
+    if problem:
+        return None, f"The link's bits cannot be used: {problem}. Using a random sequence."
+    return bits, None
+
+
+def check_t(raw: str | None, last: int) -> tuple[int, str | None]:
+    """A link's ``t`` within 0..last, or (0, a warning)."""
+    t, problem = parse_int("t", raw, 0, last)
+    if problem:
+        return 0, problem.replace(f"outside 0…{last}", f"outside this run (0…{last})").replace(
+            "using the default", "starting at t = 0")
+    return (0 if t is None else t), None
+
+
+# ---- the trace of a view -------------------------------------------------------------------------
+
+def episode(task: Task, seed: int, length: int, bits: Bits | None) -> Batch:
+    """One episode (batch of 1): drawn from the seed, with the user's bits as its input if given."""
+    generator = torch.Generator().manual_seed(seed)
+    if bits is None:
+        return task.sample(1, generator, length=length)
+    sequence = torch.tensor([[float(c) for c in row] for row in bits])      # [L, W]
+    return task.with_sequence(sequence, generator)
+
+
+def record_view(preset: Preset, view: View) -> Trace:
+    """The recorded run of the preset's model on the view's episode, with the view in its meta."""
+    length = len(view.bits) if view.bits is not None else view.length
+    batch = episode(preset.task, view.seed, length, view.bits)
+    meta = {"preset": view.preset, "task": preset.task.name, "seed": view.seed, "length": length,
+            "bits": encode_bits(view.bits) if view.bits else None, "config": preset.config.get("model")}
+    return record(preset.model, batch.inputs, batch.targets, batch.mask, meta=meta)
+
+
+__all__ = ["View", "DEFAULT_PRESET", "MAX_LENGTH", "MAX_SEED", "URL_PARAMS", "encode_bits", "parse_bits",
+           "bits_from_rows", "random_bits", "parse_int", "read_link", "check_bits", "check_t", "why_not",
+           "episode", "record_view", "shown"]
