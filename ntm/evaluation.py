@@ -1,7 +1,14 @@
-"""Evaluation: bit errors per sequence, by length, for the generalisation comparisons of section 4."""
+"""Evaluation: bit errors per sequence, by length, for the generalisation comparisons of section 4.
+
+    evaluate(model, task, length=80, sequences=100, seed=1)     one row of a generalisation table
+    generalisation_table(model, task, lengths)                   a row per length
+    example_outputs({"NTM": ntm, "LSTM": lstm}, task, 120)       one episode through several models
+    parse_lengths("10, 20, 40", task)                            test lengths typed by a user, checked
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import torch
@@ -93,3 +100,61 @@ def generalisation_table(model: nn.Module, task: Task, lengths: list[int], seque
         if progress:
             progress(i + 1, len(lengths))
     return rows
+
+
+MAX_TEST_LENGTH = 1000            # longest size knob a typed list of test lengths may ask for
+MAX_WORK = 200_000                # sequences x length per model in one request from the app
+
+
+def parse_lengths(text: str, task: Task, maximum: int = MAX_TEST_LENGTH) -> list[int]:
+    """'10, 20 40' -> [10, 20, 40]: sorted, unique, each within ``task.min_length..maximum``.
+
+    Raises:
+        ValueError: with what is wrong, quoting at most a few characters of the text.
+    """
+    words = text.replace(",", " ").split()
+    if not all(re.fullmatch(r"[0-9]{1,9}", w) for w in words):
+        raise ValueError("lengths must be whole numbers separated by commas")
+    values = sorted({int(w) for w in words})
+    if not values:
+        raise ValueError("give at least one length")
+    bad = [v for v in values if not task.min_length <= v <= maximum]
+    if bad:
+        raise ValueError(f"lengths must be between {task.min_length} and {maximum}; got {bad[:5]}")
+    return values
+
+
+def check_work(lengths: list[int], sequences: int, limit: int = MAX_WORK) -> None:
+    """Refuses a request of more than ``limit`` sequence-steps per model (sequences x length, summed),
+    so one click cannot occupy a shared server's CPU for hours.
+
+    Raises:
+        ValueError: saying how to make the request smaller, or where to run it instead.
+    """
+    work = sequences * sum(lengths)
+    if work > limit:
+        raise ValueError(f"{sequences} sequences at lengths summing to {sum(lengths)} is {work:,} sequence-steps per "
+                         f"model, over the {limit:,} one request may ask for: use fewer sequences or lengths, or run "
+                         f"`python -m ntm evaluate` from a terminal")
+
+
+@torch.no_grad()
+def example_outputs(models: dict[str, nn.Module], task: Task, length: int, seed: int = 0) -> dict[str, Any]:
+    """One episode at ``length`` through each model: the scored steps of the target and of each
+    model's output probabilities (sigmoid of the logits).
+
+    Returns:
+        ``{"target": [S, Y] list, "outputs": {name: [S, Y] list}}``, S the episode's scored steps.
+    """
+    batch = task.sample(1, torch.Generator().manual_seed(seed), length=length)
+    mask = batch.mask[0]
+    outputs = {}
+    for name, model in models.items():
+        was_training = model.training
+        model.eval()
+        try:
+            logits, _, _ = model(batch.inputs)
+        finally:
+            model.train(was_training)
+        outputs[name] = torch.sigmoid(logits[0][mask]).tolist()
+    return {"target": batch.targets[0][mask].tolist(), "outputs": outputs}

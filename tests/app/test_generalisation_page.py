@@ -32,7 +32,7 @@ def make_preset(root, name, model_type, task="copy", task_params=None, **config)
 def presets(tmp_path, monkeypatch):
     """Built-in presets "copy" (NTM) and "lstm-copy" (LSTM), small and untrained, plus user presets."""
     builtin, data = tmp_path / "builtin", tmp_path / "data"
-    monkeypatch.setattr(ntm.presets, "PRESETS_DIR", builtin)
+    monkeypatch.setenv("NTM_EXPLORER_PRESETS", str(builtin))
     monkeypatch.setenv("NTM_EXPLORER_DATA", str(data))
     make_preset(builtin, "copy", "ntm", controller_size=16, memory_slots=32, memory_width=8)
     make_preset(builtin, "lstm-copy", "lstm", hidden_size=16, layers=1)

@@ -1,0 +1,106 @@
+"""ntm.evaluation: bit errors by length, the lengths a task and a memory allow, typed lengths, examples."""
+
+import pytest
+import torch
+
+from ntm import evaluation
+from ntm.model import build_model
+from ntm.tasks import make_task
+
+
+def model_for(task, model_type="ntm", **config):
+    torch.manual_seed(0)
+    defaults = {"ntm": dict(controller_size=8, memory_slots=16, memory_width=4), "lstm": dict(hidden_size=8, layers=1)}
+    return build_model(model_type, {"input_size": task.input_size, "output_size": task.output_size,
+                                    **defaults[model_type], **config})
+
+
+class Oracle(torch.nn.Module):
+    """Answers every episode perfectly: it is handed the targets (to check the counting)."""
+
+    def __init__(self, wrong_bits=0):
+        super().__init__()
+        self.targets, self.wrong_bits = None, wrong_bits
+
+    def forward(self, inputs):
+        logits = (self.targets * 2 - 1) * 10
+        logits[:, -1, :self.wrong_bits] *= -1          # flip some bits of the last (scored) step
+        return logits, None, None
+
+
+def test_bit_errors_are_counted_per_sequence(monkeypatch):
+    task = make_task("copy", seq_width=4)
+    oracle = Oracle(wrong_bits=2)
+    real_sample = task.sample
+
+    def sample(b, g, length=None):
+        batch = real_sample(b, g, length=length)
+        oracle.targets = batch.targets
+        return batch
+
+    monkeypatch.setattr(type(task), "sample", lambda self, b, g, length=None: sample(b, g, length))
+    row = evaluation.evaluate(oracle, task, length=5, sequences=30, seed=1, batch_size=7)
+    assert row["bit_errors"] == 2 and row["bit_errors_max"] == 2 and row["perfect"] == 0
+    assert row["sequences"] == 30 and row["length"] == 5
+
+
+def test_evaluation_is_seeded_and_restores_training_mode():
+    task = make_task("copy", seq_width=4)
+    model = model_for(task)
+    model.train()
+    a = evaluation.evaluate(model, task, 6, sequences=10, seed=3)
+    b = evaluation.evaluate(model, task, 6, sequences=10, seed=3)
+    assert a == b and model.training
+    assert evaluation.evaluate(model, task, 6, sequences=10, seed=4) != a
+    with pytest.raises(ValueError):
+        evaluation.evaluate(model, task, 6, sequences=0)
+
+
+def test_default_lengths_stop_where_the_memory_is_full():
+    task = make_task("copy")
+    assert evaluation.default_lengths(task, model_for(task, memory_slots=32)) == [10, 20, 30]
+    assert evaluation.max_length(task, model_for(task, memory_slots=32)) == 32
+    lstm = model_for(task, "lstm")
+    assert evaluation.max_length(task, lstm) is None
+    assert evaluation.default_lengths(task, lstm) == list(task.default_test_lengths)
+    recall = make_task("associative-recall")
+    assert evaluation.max_length(recall, model_for(recall, memory_slots=16)) == 4
+
+
+def test_generalisation_table_and_training_distribution():
+    task = make_task("copy", seq_width=4, max_len=4)
+    model = model_for(task)
+    seen = []
+    rows = evaluation.generalisation_table(model, task, [2, 3], sequences=4, progress=lambda d, n: seen.append((d, n)))
+    assert [r["length"] for r in rows] == [2, 3] and seen == [(1, 2), (2, 2)]
+    dist = evaluation.evaluate_training_distribution(model, task, sequences=8)
+    assert dist["sequences"] == 8 and 0 <= dist["perfect"] <= 1
+
+
+@pytest.mark.parametrize("text, expected", [("30, 5 10", [5, 10, 30]), ("7,7", [7])])
+def test_typed_lengths(text, expected):
+    assert evaluation.parse_lengths(text, make_task("copy")) == expected
+
+
+@pytest.mark.parametrize("text, message", [("10, ten", "whole numbers"), ("0, 10", "between 1 and 1000"),
+                                           ("", "at least one"), ("1" * 400, "whole numbers"), ("-5", "whole numbers"),
+                                           ("1, 1001", "between 1 and 1000")])
+def test_bad_typed_lengths(text, message):
+    with pytest.raises(ValueError, match=message):
+        evaluation.parse_lengths(text, make_task("copy"))
+    with pytest.raises(ValueError, match="between 2"):
+        evaluation.parse_lengths("1", make_task("associative-recall"))
+
+
+def test_work_per_request_is_capped():
+    evaluation.check_work([10, 20, 30], 100)
+    with pytest.raises(ValueError, match="python -m ntm evaluate"):
+        evaluation.check_work([1000] * 10, 1000)
+
+
+def test_example_outputs_are_the_scored_steps_as_probabilities():
+    task = make_task("copy", seq_width=4)
+    out = evaluation.example_outputs({"a": model_for(task), "b": model_for(task, "lstm")}, task, 5, seed=2)
+    assert len(out["target"]) == 5 and set(out["outputs"]) == {"a", "b"}
+    for rows in out["outputs"].values():
+        assert len(rows) == 5 and all(0 <= v <= 1 for row in rows for v in row)
