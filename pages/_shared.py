@@ -70,12 +70,12 @@ def _make_pages() -> dict[str, st.Page]:
 PAGES: dict[str, st.Page] = _make_pages()
 
 
-def page_link(name: str, label: str | None = None) -> None:
-    """A link to page ``name`` (its file name without .py); nothing when it is not registered
-    (a page run on its own, as AppTest does, has no navigation)."""
+def page_link(name: str, label: str | None = None, query_params: dict[str, str] | None = None) -> None:
+    """A link to page ``name`` (its file name without .py), opened with ``query_params`` if given;
+    nothing when it is not registered (a page run on its own, as AppTest does, has no navigation)."""
     info = next(i for i in PAGE_INFO if i.name == name)
     try:
-        st.page_link(PAGES[name], label=label or info.title, icon=info.icon)
+        st.page_link(PAGES[name], label=label or info.title, icon=info.icon, query_params=query_params)
     except st.errors.StreamlitAPIException:
         pass
 

@@ -3,26 +3,25 @@
 Inputs → ``ntm.training.resolve_params`` (validation) → ``ntm.jobs.start_job`` (a process of its
 own). The job list and each job's panel are read from the job folders (``ntm.jobs``) inside a
 fragment that reruns every ``POLL_SECONDS`` while a job is active; figures come from
-``ntm.training_figures``.
+``ntm.figures.training``. Start, cancel, resume and remove run in ``on_click`` callbacks that
+queue their message with ``flash``.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import streamlit as st
 
 from ntm import jobs
+from ntm.figures.training import curves_figure, format_duration, sample_figure
 from ntm.tasks import TASKS, task_params
 from ntm.training import TrainSettings, resolve_params, valid_param_keys
-from ntm.training_figures import curves_figure, format_duration, sample_figure
+from pages._shared import flash, page_link, plain, show_flashes, teacher_mode
 
-ROOT = Path(__file__).resolve().parent.parent
-STEP_THROUGH, GENERALISATION = "pages/step_through.py", "pages/generalisation.py"
 POLL_SECONDS = 1.5
-TASK_LABELS = {"copy": "Copy (4.1)", "repeat-copy": "Repeat copy (4.2)",
-               "associative-recall": "Associative recall (4.3)", "priority-sort": "Priority sort (4.5)"}
+RERUN_KEY = "train_rerun"       # set by a job button: the fragment then reruns the whole page (messages)
+REPORT_INTERVAL, CHECKPOINT_INTERVAL = 50, 200      # the form's defaults (fixed in teacher mode)
 MODEL_LABELS = {"ntm": "NTM", "lstm": "LSTM baseline"}
 STATE_ICONS = {"starting": ":material/hourglass_top:", "running": ":material/play_circle:",
                "stopping": ":material/stop_circle:", "saving": ":material/save:", "done": ":material/check_circle:",
@@ -31,7 +30,6 @@ STATE_ICONS = {"starting": ":material/hourglass_top:", "running": ":material/pla
 MODEL_FIELDS = {"ntm": {"controller_size": "Controller size", "memory_slots": "Memory slots (N)",
                         "memory_width": "Memory width (M)"},
                 "lstm": {"hidden_size": "Hidden units per layer", "layers": "LSTM layers"}}
-teacher = bool(st.session_state.get("teacher"))
 
 
 def free_preset_name(base: str) -> str:
@@ -50,81 +48,64 @@ def limits(key: str) -> dict:
     return {"min_value": int(lo), "max_value": int(hi)}
 
 
-st.title("Train")
-st.markdown(
-    "Train a Neural Turing Machine, or the paper's LSTM baseline, on one of its tasks. Training runs "
-    "in a process of its own: keep exploring, reload, or close the tab; the job keeps running as long "
-    "as the app does. **Cost** is what the paper plots: binary cross-entropy summed over a sequence's "
-    "output bits, in bits. When a job finishes it is evaluated on longer sequences and saved as a "
-    "preset you can step through and compare on the **Generalisation** page.")
+def task_title(name: str) -> str:
+    return TASKS[name].title if name in TASKS else name
 
-if started := st.session_state.pop("train_started", None):
-    st.success(f"Started job {started}.")
 
-# ---- a new job --------------------------------------------------------------------------------
-st.subheader("New job")
-c_task, c_model = st.columns([2, 1])
-task = c_task.selectbox("Task", list(TASKS), format_func=lambda t: TASK_LABELS.get(t, t), key="train_task")
-model_type = c_model.radio("Model", list(MODEL_LABELS), format_func=MODEL_LABELS.get, horizontal=True,
-                           key="train_model")
-defaults = valid_param_keys(task, model_type)
-train_defaults = TrainSettings()
-
-with st.form("new_job"):
-    c1, c2, c3, c4 = st.columns(4)
-    batch_size = c1.number_input("Batch size", value=train_defaults.batch_size, step=1,
-                                 **limits("batch_size"), key="train_batch_size")
-    num_batches = c2.number_input("Batches", value=2000, step=100, **limits("num_batches"),
-                                  help="Sequences seen = batches × batch size.", key="train_num_batches")
-    lr = c3.number_input("Learning rate", value=float(train_defaults.lr), step=1e-4, format="%.4f",
-                         min_value=jobs.LIMITS["lr"][0], max_value=jobs.LIMITS["lr"][1], key="train_lr")
-    seed = c4.number_input("Seed", value=1000, step=1, min_value=0, max_value=2**31 - 1, key="train_seed")
-    model_values = {}
-    for col, (key, label) in zip(st.columns(4), MODEL_FIELDS[model_type].items()):
-        model_values[key] = col.number_input(label, value=int(defaults["model"][key]), step=1, **limits(key),
-                                             key=f"train_{model_type}_{key}")
-    task_values = {}
-    with st.expander("Task parameters", expanded=False):
-        params = task_params(task)
-        for col, (key, (_, default)) in zip(st.columns(len(params)), params.items()):
-            task_values[key] = col.number_input(key, value=int(default), step=1, min_value=1,
-                                                key=f"train_{task}_{key}")
-    report_interval, checkpoint_interval = 50, 200
-    if not teacher:
-        with st.expander("Reporting and checkpoints", expanded=False):
-            r1, r2 = st.columns(2)
-            report_interval = r1.number_input("Report every (batches)", value=50, step=10,
-                                              **limits("report_interval"), key="train_report_interval",
-                                              help="A point on the curves and a fresh sample prediction.")
-            checkpoint_interval = r2.number_input("Checkpoint every (batches)", value=200, step=100,
-                                                  **limits("checkpoint_interval"), key="train_checkpoint_interval",
-                                                  help="A kill loses at most this much progress; 0: only at the end.")
-    # A new key after each start: the browser keeps a widget's last value otherwise.
-    name_key = f"train_preset_name_{task}_{model_type}_{st.session_state.get('train_starts', 0)}"
-    preset_name = st.text_input("Save as preset", value=free_preset_name(f"my-{task}-{model_type}"), key=name_key,
-                                help="Letters, digits, '-', '_' or '.'; not the name of an existing preset.")
-    submitted = st.form_submit_button("Start training", type="primary")
-
-if submitted:
-    pairs = [f"{k}={v}" for k, v in {**model_values, **task_values}.items()]
+def start(task: str, model_type: str, widget_keys: dict[str, str], name_key: str, advanced: bool) -> None:
+    """on_click of "Start training": validate the form's values (``widget_keys``: parameter ->
+    widget key) and start the job; the new job is chosen in the list."""
+    state = st.session_state
+    pairs = [f"{param}={state[key]}" for param, key in widget_keys.items()]
+    overrides = {"batch_size": int(state["train_batch_size"]), "num_batches": int(state["train_num_batches"]),
+                 "lr": float(state["train_lr"]),
+                 "report_interval": int(state["train_report_interval"]) if advanced else REPORT_INTERVAL,
+                 "checkpoint_interval": int(state["train_checkpoint_interval"]) if advanced else CHECKPOINT_INTERVAL}
     try:
-        spec = resolve_params(task, model_type, pairs, settings_overrides={
-            "batch_size": int(batch_size), "num_batches": int(num_batches), "lr": float(lr),
-            "report_interval": int(report_interval), "checkpoint_interval": int(checkpoint_interval)})
-        spec.seed = int(seed)
-        job = jobs.start_job(spec, preset_name)
+        spec = resolve_params(task, model_type, pairs, settings_overrides=overrides)
+        spec.seed = int(state["train_seed"])
+        job = jobs.start_job(spec, state[name_key])
     except ValueError as exc:               # resolve_params and jobs.JobError: one line saying what to fix
-        st.error(f"Not started: {exc}")
+        flash(f"Not started: {plain(exc, 400)}", "error")
+        return
+    flash(f"Started job {job.id}.")
+    state["train_job"] = job.id
+    state["train_starts"] = state.get("train_starts", 0) + 1     # a fresh preset-name box (and name)
+
+
+def cancel(job_id: str) -> None:
+    """on_click of "Cancel": the job checkpoints and stops (this waits for it)."""
+    with st.spinner("Stopping: the job writes a checkpoint first…"):
+        job = jobs.cancel_job(job_id)
+    flash(f"Job {job.state}: {job.message}" if job.message else f"Job {job.state}.", "info")
+    st.session_state[RERUN_KEY] = True
+
+
+def resume(job_id: str) -> None:
+    """on_click of "Resume": a new launch from the last checkpoint, up to the total batches asked."""
+    try:
+        jobs.resume_job(job_id, num_batches=int(st.session_state[f"resume-total-{job_id}"]))
+    except jobs.JobError as exc:
+        flash(f"Not resumed: {plain(exc, 400)}", "error")
     else:
-        st.session_state["train_started"] = job.id
-        st.session_state["train_job"] = job.id
-        st.session_state["train_starts"] = st.session_state.get("train_starts", 0) + 1
-        st.rerun()
+        flash("Resumed from the last checkpoint.")
+    st.session_state[RERUN_KEY] = True
 
 
-# ---- jobs -------------------------------------------------------------------------------------
+def remove(job_id: str) -> None:
+    """on_click of "Remove job": delete its folder (a saved preset stays)."""
+    try:
+        jobs.remove_job(job_id)
+    except jobs.JobError as exc:
+        flash(f"Not removed: {plain(exc, 400)}", "error")
+    else:
+        flash("Job removed (its preset, if it saved one, stays).")
+        st.session_state.pop("train_job", None)
+    st.session_state[RERUN_KEY] = True
+
+
 def job_panel(job: jobs.Job) -> None:
-    st.markdown(f"{STATE_ICONS.get(job.state, '')} **{job.state}** · {TASK_LABELS.get(job.task, job.task)} · "
+    st.markdown(f"{STATE_ICONS.get(job.state, '')} **{job.state}** · {task_title(job.task)} · "
                 f"{MODEL_LABELS[job.model_type]} · preset `{job.preset_name}`")
     eta = f" · ETA {format_duration(job.eta_seconds)}" if job.state == "running" else ""
     st.progress(job.fraction, text=f"{job.fraction:.0%} · {job.sequences:,} of {job.total_sequences:,} "
@@ -134,50 +115,30 @@ def job_panel(job: jobs.Job) -> None:
         st.code(job.log_tail() or "(the log is empty)", language="text")
     elif job.state == "interrupted":
         st.warning(job.message)
+    elif job.state == "done" and job.preset_saved:
+        st.success(f"Saved as preset **{job.preset_name}**.")
+        if job.model_type == "ntm":         # NTMs can be stepped through; either can be compared
+            page_link("step_through", f"Step through {job.preset_name}", {"preset": job.preset_name})
+        page_link("generalisation", "Compare on the Generalisation page")
     elif job.state == "done":
-        if job.preset_saved:
-            st.success(f"Saved as preset **{job.preset_name}**.")
-            # NTMs can be stepped through (the page takes ?preset=); either can be compared.
-            links = [(STEP_THROUGH, f"Step through {job.preset_name}", ":material/step:", {"preset": job.preset_name})
-                     ] if job.model_type == "ntm" else []
-            links.append((GENERALISATION, "Compare on the Generalisation page", ":material/trending_up:", None))
-            for page, label, icon, params in links:
-                if (ROOT / page).is_file():
-                    try:
-                        st.page_link(page, label=label, icon=icon, query_params=params)
-                    except st.errors.StreamlitAPIException:
-                        pass                # the page is not registered (e.g. this page run on its own)
-        else:
-            st.warning(f"{job.message}, but the preset folder is gone (deleted?).")
+        st.warning(f"{job.message}, but the preset folder is gone (deleted?).")
     elif job.message:
         st.caption(job.message)
 
     if job.active:
-        if st.button("Cancel", key=f"cancel-{job.id}", icon=":material/stop:"):
-            with st.spinner("Stopping: the job writes a checkpoint first…"):
-                jobs.cancel_job(job.id)
-            st.rerun()
+        st.button("Cancel", key=f"cancel-{job.id}", icon=":material/stop:", on_click=cancel, args=(job.id,))
     else:
         c_resume, c_total, c_remove = st.columns([1, 1, 2], vertical_alignment="bottom") if job.resumable \
             else (None, None, st.container())
         if job.resumable:
-            total = c_total.number_input("Total batches", value=job.num_batches, step=100,
-                                         min_value=max(job.batches, 1), max_value=int(jobs.LIMITS["num_batches"][1]),
-                                         key=f"resume-total-{job.id}",
-                                         help="Resume trains up to this many batches in all.")
-            if c_resume.button("Resume", key=f"resume-{job.id}", icon=":material/play_arrow:", type="primary",
-                               help="Continue from the last checkpoint, up to the total batches beside"):
-                try:
-                    jobs.resume_job(job.id, num_batches=int(total))
-                except jobs.JobError as exc:
-                    st.error(f"Not resumed: {exc}")
-                else:
-                    st.rerun()
-        if c_remove.button("Remove job", key=f"remove-{job.id}", icon=":material/delete:",
-                           help="Delete the job's folder (a saved preset stays)"):
-            jobs.remove_job(job.id)
-            st.session_state.pop("train_job", None)
-            st.rerun()
+            c_total.number_input("Total batches", value=job.num_batches, step=100, min_value=max(job.batches, 1),
+                                 max_value=int(jobs.LIMITS["num_batches"][1]), key=f"resume-total-{job.id}",
+                                 help="Resume trains up to this many batches in all.")
+            c_resume.button("Resume", key=f"resume-{job.id}", icon=":material/play_arrow:", type="primary",
+                            help="Continue from the last checkpoint, up to the total batches beside",
+                            on_click=resume, args=(job.id,))
+        c_remove.button("Remove job", key=f"remove-{job.id}", icon=":material/delete:",
+                        help="Delete the job's folder (a saved preset stays)", on_click=remove, args=(job.id,))
 
     c_curves, c_sample = st.columns([3, 2])
     c_curves.plotly_chart(curves_figure(job.metrics()), key=f"curves-{job.id}")
@@ -188,9 +149,10 @@ def job_panel(job: jobs.Job) -> None:
 
 
 def jobs_section(polling: bool) -> None:
+    """The job list and the chosen job's panel (a fragment: it reruns alone while it polls)."""
     all_jobs = jobs.list_jobs()
-    if any(j.active for j in all_jobs) != polling:
-        st.rerun()                          # start or stop polling: a full rerun redefines the fragment
+    if st.session_state.pop(RERUN_KEY, False) or any(j.active for j in all_jobs) != polling:
+        st.rerun()                          # show the messages; start or stop polling (redefines the fragment)
     head, refresh = st.columns([5, 1], vertical_alignment="bottom")
     head.subheader("Jobs")
     refresh.button("Refresh", icon=":material/refresh:", key="train_refresh",
@@ -210,6 +172,58 @@ def jobs_section(polling: bool) -> None:
                                                 f"{time.strftime('%H:%M', time.localtime(by_id[i].created))})")
     job_panel(by_id[chosen])
 
+
+# ---- the page -----------------------------------------------------------------------------------
+st.session_state.pop(RERUN_KEY, None)      # this is the whole-page run a job button asked for
+show_flashes()      # app.py has drawn them already, unless this page runs on its own (AppTest does)
+st.title("Train")
+st.markdown(
+    "Train a Neural Turing Machine, or the paper's LSTM baseline, on one of its tasks. Training runs "
+    "in a process of its own: keep exploring, reload, or close the tab; the job keeps running as long "
+    "as the app does. **Cost** is what the paper plots: binary cross-entropy summed over a sequence's "
+    "output bits, in bits. When a job finishes it is evaluated on longer sequences and saved as a "
+    "preset you can step through and compare on the **Generalisation** page.")
+
+st.subheader("New job")
+c_task, c_model = st.columns([2, 1])
+task = c_task.selectbox("Task", list(TASKS), format_func=task_title, key="train_task")
+model_type = c_model.radio("Model", list(MODEL_LABELS), format_func=MODEL_LABELS.get, horizontal=True,
+                           key="train_model")
+defaults = valid_param_keys(task, model_type)
+train_defaults = TrainSettings()
+advanced = not teacher_mode()
+widget_keys = {key: f"train_{model_type}_{key}" for key in MODEL_FIELDS[model_type]}
+widget_keys.update({key: f"train_{task}_{key}" for key in task_params(task)})
+
+with st.form("new_job"):
+    c1, c2, c3, c4 = st.columns(4)
+    c1.number_input("Batch size", value=train_defaults.batch_size, step=1, **limits("batch_size"),
+                    key="train_batch_size")
+    c2.number_input("Batches", value=2000, step=100, **limits("num_batches"),
+                    help="Sequences seen = batches × batch size.", key="train_num_batches")
+    c3.number_input("Learning rate", value=float(train_defaults.lr), step=1e-4, format="%.4f",
+                    min_value=jobs.LIMITS["lr"][0], max_value=jobs.LIMITS["lr"][1], key="train_lr")
+    c4.number_input("Seed", value=1000, step=1, min_value=0, max_value=2**31 - 1, key="train_seed")
+    for col, (key, label) in zip(st.columns(4), MODEL_FIELDS[model_type].items()):
+        col.number_input(label, value=int(defaults["model"][key]), step=1, **limits(key), key=widget_keys[key])
+    with st.expander("Task parameters", expanded=False):
+        params = task_params(task)
+        for col, (key, (_, default)) in zip(st.columns(len(params)), params.items()):
+            col.number_input(key, value=int(default), step=1, min_value=1, key=widget_keys[key])
+    if advanced:
+        with st.expander("Reporting and checkpoints", expanded=False):
+            r1, r2 = st.columns(2)
+            r1.number_input("Report every (batches)", value=REPORT_INTERVAL, step=10, **limits("report_interval"),
+                            key="train_report_interval", help="A point on the curves and a fresh sample prediction.")
+            r2.number_input("Checkpoint every (batches)", value=CHECKPOINT_INTERVAL, step=100,
+                            **limits("checkpoint_interval"), key="train_checkpoint_interval",
+                            help="A kill loses at most this much progress; 0: only at the end.")
+    # A new key after each start: the browser keeps a widget's last value otherwise.
+    name_key = f"train_preset_name_{task}_{model_type}_{st.session_state.get('train_starts', 0)}"
+    st.text_input("Save as preset", value=free_preset_name(f"my-{task}-{model_type}"), key=name_key,
+                  help="Letters, digits, '-', '_' or '.'; not the name of an existing preset.")
+    st.form_submit_button("Start training", type="primary", on_click=start,
+                          args=(task, model_type, widget_keys, name_key, advanced))
 
 polling = any(j.active for j in jobs.list_jobs())
 st.fragment(jobs_section, run_every=POLL_SECONDS if polling else None)(polling)
