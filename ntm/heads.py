@@ -11,8 +11,9 @@ Each head emits (Graves et al. 2014, section 3.3 and fig. 2):
     add      a_t in (-1, 1)^M     tanh                write heads only (eq. 4)
 
 Heads of one kind that act one after another with no head of the other kind between them
-form a ``HeadGroup`` and are addressed together as a ``[B, H, ...]`` stack: one linear layer,
-one call per addressing stage, whatever the number of heads.
+form a ``HeadGroup`` and are addressed together as a ``[B, H, ...]`` stack: one linear layer and
+one call of ``ntm.addressing.address`` (the four stages, eqs. 5-9), whatever the number of heads.
+The stages themselves, their equations and which emission each uses are ``ntm.addressing.STAGES``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import addressing, memory as memory_ops
+
+
+# Emissions that are one number per head: ``[B, H, 1]`` here, recorded as ``[B, T]`` per head.
+SCALAR_PARAMETERS = ("beta", "g", "gamma")
 
 
 def parse_head_order(order: str) -> list[tuple[str, int]]:
@@ -54,6 +59,9 @@ def param_sizes(kind: str, width: int, shift_radius: int) -> dict[str, int]:
 class HeadGroup(nn.Module):
     """``count`` heads of one kind that address the same memory in the same step."""
 
+    head_type = "ntm"                         # the trace's record type for these heads
+    scalars = SCALAR_PARAMETERS               # emissions recorded as one number per step
+
     def __init__(self, kind: str, count: int, controller_size: int, width: int, shift_radius: int):
         super().__init__()
         self.kind, self.count = kind, count
@@ -61,7 +69,11 @@ class HeadGroup(nn.Module):
         self.proj = nn.Linear(controller_size, count * sum(self.sizes.values()))
 
     def emit(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Controller output ``[B, C]`` -> activated parameters, each ``[B, H, size]``."""
+        """Controller output ``[B, C]`` -> activated emissions, each ``[B, H, size]``.
+
+        ``key`` [B, H, M]; ``beta``, ``g``, ``gamma`` [B, H, 1]; ``s`` [B, H, 2R+1]; write heads
+        also ``erase`` and ``add`` [B, H, M]. Ranges as in the module docstring.
+        """
         raw = self.proj(h).view(h.shape[0], self.count, -1)
         parts = dict(zip(self.sizes, torch.split(raw, list(self.sizes.values()), dim=-1)))
         params = {
@@ -77,26 +89,23 @@ class HeadGroup(nn.Module):
         return params
 
     def forward(self, h: torch.Tensor, memory: torch.Tensor, w_prev: torch.Tensor, record: bool = False):
-        """Address, then read or write.
+        """Address (``ntm.addressing.address``, eqs. 5-9), then read (eq. 2) or write (eqs. 3-4).
 
         Args:
             h: ``[B, C]`` controller output.
             memory: ``[B, N, M]`` memory as this group finds it.
-            w_prev: ``[B, H, N]`` this group's weightings from the previous step.
-            record: also return every parameter and intermediate weighting.
+            w_prev: ``[B, H, N]`` this group's weightings w_{t-1} from the previous step.
+            record: also return every emission and intermediate weighting.
 
         Returns:
             ``(weights [B, H, N], memory [B, N, M], reads [B, H, M] or None, record dict or None)``.
-            Read groups return the memory unchanged; write groups return no reads.
+            Read groups return the memory unchanged; write groups return no reads. The record
+            maps each emission and each ``Addressing`` field (and ``read``) to its ``[B, H, ...]``
+            tensor.
         """
         p = self.emit(h)
-        if record:
-            stages = addressing.address(memory, w_prev, p["key"], p["beta"], p["g"], p["s"], p["gamma"])
-            w = stages["weights"]
-        else:
-            wc = addressing.content_weights(memory, p["key"], p["beta"])
-            w = addressing.sharpen(addressing.shift(addressing.interpolate(wc, w_prev, p["g"]), p["s"]),
-                                   p["gamma"])
+        stages = addressing.address(memory, w_prev, p["key"], p["beta"], p["g"], p["s"], p["gamma"])
+        w = stages.weights
         reads = None
         if self.kind == "read":
             reads = memory_ops.read(memory, w)
@@ -104,7 +113,7 @@ class HeadGroup(nn.Module):
             memory = memory_ops.write(memory, w, p["erase"], p["add"])
         rec = None
         if record:
-            rec = {**p, **stages}
+            rec = {**p, **stages._asdict()}
             if reads is not None:
                 rec["read"] = reads
         return w, memory, reads, rec

@@ -199,7 +199,7 @@ class Recording(NamedTuple):
 
     memory: torch.Tensor            # [B, T+1, N, M]; index 0 is M_0, index t+1 is after step t
     outputs: torch.Tensor           # [B, T, output_size] logits
-    heads: list[dict[str, Any]]     # per head: {"kind", "name", field: [B, T, ...]}
+    heads: list[dict[str, Any]]     # per head: {"head_type", "kind", "name", field: [B, T, ...]}
 
 
 class Recorder:
@@ -225,11 +225,11 @@ class Recorder:
             stacked = {k: torch.stack([s[k] for s in steps], dim=2) for k in steps[0]} if steps else {}
             for i in range(group.count):
                 counters[group.kind] += 1
-                head = {"kind": group.kind, "name": f"{group.kind} {counters[group.kind]}",
-                        "initial": initial[:, i]}
+                head = {"head_type": group.head_type, "kind": group.kind,
+                        "name": f"{group.kind} {counters[group.kind]}", "initial": initial[:, i]}
                 for key, value in stacked.items():           # value: [B, H, T, ...]
                     v = value[:, i]
-                    if key in ("beta", "g", "gamma"):
+                    if key in group.scalars:                 # [B, T, 1] -> [B, T]
                         v = v.squeeze(-1)
                     head[key] = v
                 heads.append(head)

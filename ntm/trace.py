@@ -1,14 +1,20 @@
 """The recorded run: every timestep of one sequence, the single thing the explorer draws from.
 
 A ``Trace`` holds whole-run arrays with time first (``[T, ...]``), so a figure of a quantity
-over time is one slice and the view at timestep ``t`` is ``trace.step(t)``. Memory is kept at
+over time is one slice and the view at timestep ``t`` is index ``t`` of each. Memory is kept at
 ``T + 1`` instants: ``memory[0]`` is M_0 and ``memory[t + 1]`` is the memory after step ``t``.
 
-Heads are typed by model: ``NTMHead`` has the paper's emissions (key, beta, g, s, gamma, erase,
-add) and the four addressing stages. Another memory model (a DNC, say) adds its own head type
-with its own ``stages()`` and registers it in ``HEAD_TYPES``; figure functions only rely on
-``stages()``, ``weights``, ``kind`` and ``name``, plus ``Trace.extras`` for model-wide state
-such as usage or temporal links.
+Heads are typed records. A head type subclasses ``HeadRecord``, names itself (``head_type``)
+and points at its model's stage table (``STAGES``, rows of ``Stage``); ``stages()`` pairs each
+row with the weighting the head recorded for it. ``NTMHead`` has the paper's emissions (key,
+beta, g, s, gamma, erase, add) and the four stages of ``ntm.addressing.STAGES``. Another memory
+model (the DNC) adds its own head type with its own table: defining the subclass registers it
+in ``HEAD_TYPES`` (for loading traces), and nothing here or in the figures changes. Figure
+functions rely on ``stages()``, ``weights``, ``kind``, ``name`` and ``previous_weights()`` only,
+plus ``Trace.extras`` for model-wide state such as usage or temporal links.
+
+The stage table's types (``Stage``, ``Parameter``) and the NTM's table (``NTM_STAGES``) are
+re-exported here: the figures import nothing from the library but this module.
 
 Traces round-trip through JSON (``to_json`` / ``from_json``) so a view can be downloaded,
 shared and reloaded.
@@ -23,45 +29,98 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from .addressing import STAGES as NTM_STAGES, Parameter, Stage, shift_offsets
+
 TRACE_FORMAT = "ntm-explorer-trace/1"
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One addressing stage of a head, ready to draw."""
+@dataclass(frozen=True, eq=False)
+class RecordedStage:
+    """A row of a head type's stage table with this head's weighting from that stage.
 
-    key: str          # field name, e.g. "content"
-    label: str        # human name, e.g. "content"
-    equation: str     # LaTeX of the paper's equation
-    code: str         # the library call that computes it
-    weights: np.ndarray  # [T, N]
+    The row's fields read through: ``recorded.label``, ``.equation``, ``.code``, ``.parameter``...
+    are those of ``recorded.stage``.
+    """
+
+    stage: Stage               # the table row itself
+    weights: np.ndarray        # [T, N]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "stage":      # not a table field (copy, pickle, init)
+            raise AttributeError(name)
+        return getattr(self.stage, name)
+
+
+HEAD_TYPES: dict[str, type["HeadRecord"]] = {}
 
 
 @dataclass
-class NTMHead:
+class HeadRecord:
+    """What one head did over the T timesteps of a run; the base of every head type.
+
+    A subclass sets ``head_type`` and ``STAGES`` and declares its arrays as fields, time first;
+    among them ``weights`` ``[T, N]`` (the final weighting), one ``[T, N]`` field per stage key,
+    and ``initial`` ``[N]`` (the weighting before step 0, or None).
+    """
+
+    head_type: ClassVar[str] = ""
+    STAGES: ClassVar[tuple[Stage, ...]] = ()
+
+    name: str                  # "read 1", "write 1", ...
+    kind: str                  # "read" or "write"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.head_type:
+            HEAD_TYPES[cls.head_type] = cls
+
+    def stages(self) -> list[RecordedStage]:
+        """The head type's stage table, each row with this head's ``[T, N]`` weighting from it."""
+        return [RecordedStage(stage, getattr(self, stage.key)) for stage in self.STAGES]
+
+    def previous_weights(self, t: int) -> np.ndarray | None:
+        """``[N]`` w_{t-1}: the weighting the head had before step ``t`` (w_0 at t = 0, if recorded)."""
+        return self.weights[t - 1] if t >= 1 else getattr(self, "initial", None)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"head_type": self.head_type}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            d[f.name] = v.tolist() if isinstance(v, np.ndarray) else v
+        return d
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "HeadRecord":
+        """A head of the type ``d["head_type"]`` names, arrays as float32."""
+        if d["head_type"] not in HEAD_TYPES:
+            raise ValueError(f"unknown head type {d['head_type']!r} (known: {', '.join(HEAD_TYPES)})")
+        head_cls = HEAD_TYPES[d["head_type"]]
+        kw = {}
+        for f in fields(head_cls):
+            v = d.get(f.name)
+            kw[f.name] = np.asarray(v, dtype=np.float32) if isinstance(v, list) else v
+        return head_cls(**kw)
+
+    @classmethod
+    def from_recording(cls, rec: dict[str, Any], index: int) -> "HeadRecord":
+        """Batch element ``index`` of one head of a ``Recording`` (tensors ``[B, T, ...]``)."""
+        kw = {"name": rec["name"], "kind": rec["kind"]}
+        for f in fields(cls):
+            if f.name not in kw and f.name in rec:
+                kw[f.name] = _np(rec[f.name][index])
+        return cls(**kw)
+
+
+@dataclass
+class NTMHead(HeadRecord):
     """Everything one NTM head did, over all T timesteps of one sequence.
 
     Shapes: N slots, M memory width, R shift radius.
     """
 
     head_type: ClassVar[str] = "ntm"
-    STAGES: ClassVar[tuple[tuple[str, str, str, str], ...]] = (
-        ("content", "content",
-         r"w^c_t(i) = \frac{\exp(\beta_t K[k_t, M_t(i)])}{\sum_j \exp(\beta_t K[k_t, M_t(j)])}",
-         "content_weights(memory, key, beta)"),
-        ("gated", "gated",
-         r"w^g_t = g_t w^c_t + (1 - g_t) w_{t-1}",
-         "interpolate(w_content, w_prev, g)"),
-        ("shifted", "shifted",
-         r"\tilde w_t(i) = \sum_{j=0}^{N-1} w^g_t(j)\, s_t(i - j)",
-         "shift(w_gated, s)"),
-        ("weights", "sharpened",
-         r"w_t(i) = \frac{\tilde w_t(i)^{\gamma_t}}{\sum_j \tilde w_t(j)^{\gamma_t}}",
-         "sharpen(w_shifted, gamma)"),
-    )
+    STAGES: ClassVar[tuple[Stage, ...]] = NTM_STAGES
 
-    name: str                  # "read 1", "write 1", ...
-    kind: str                  # "read" or "write"
     key: np.ndarray            # [T, M]  k_t
     beta: np.ndarray           # [T]     key strength
     g: np.ndarray              # [T]     interpolation gate
@@ -76,20 +135,10 @@ class NTMHead:
     read: np.ndarray | None = None    # [T, M] read heads: r_t
     initial: np.ndarray | None = None  # [N] w_0, the weighting the head had before step 0
 
-    def stages(self) -> list[Stage]:
-        return [Stage(key, label, eq, code, getattr(self, key)) for key, label, eq, code in self.STAGES]
-
-    def previous_weights(self, t: int) -> np.ndarray | None:
-        """``[N]`` w_{t-1}, the weighting the gate of step ``t`` mixes in (eq. 7)."""
-        return self.weights[t - 1] if t >= 1 else self.initial
-
     @property
     def shift_offsets(self) -> list[int]:
-        radius = (self.s.shape[-1] - 1) // 2
-        return list(range(-radius, radius + 1))
-
-
-HEAD_TYPES: dict[str, type] = {"ntm": NTMHead}
+        """The offsets -R..R that the positions of ``s`` stand for."""
+        return shift_offsets(self.s.shape[-1])
 
 
 @dataclass
@@ -105,7 +154,7 @@ class Trace:
     targets: np.ndarray             # [T, Y]
     mask: np.ndarray                # [T] bool: timesteps whose output is scored
     memory: np.ndarray              # [T+1, N, M]
-    heads: list[Any]                # NTMHead (or another registered head type)
+    heads: list[HeadRecord]         # NTMHead, or another registered head type
     extras: dict[str, np.ndarray] = field(default_factory=dict)   # model-wide state, [T, ...]
     meta: dict[str, Any] = field(default_factory=dict)            # preset, task, seed, config...
 
@@ -135,20 +184,13 @@ class Trace:
 
     # ---- JSON ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        heads = []
-        for h in self.heads:
-            d = {"head_type": h.head_type}
-            for f in fields(h):
-                v = getattr(h, f.name)
-                d[f.name] = v.tolist() if isinstance(v, np.ndarray) else v
-            heads.append(d)
         return {
             "format": TRACE_FORMAT,
             "model_type": self.model_type,
             "inputs": self.inputs.tolist(), "outputs": self.outputs.tolist(),
             "targets": self.targets.tolist(), "mask": self.mask.tolist(),
             "memory": self.memory.tolist(),
-            "heads": heads,
+            "heads": [h.to_dict() for h in self.heads],
             "extras": {k: v.tolist() for k, v in self.extras.items()},
             "meta": self.meta,
         }
@@ -161,14 +203,7 @@ class Trace:
         if not isinstance(d, dict) or d.get("format") != TRACE_FORMAT:
             raise ValueError(f"not an NTM Explorer trace (expected format {TRACE_FORMAT!r})")
         try:
-            heads = []
-            for h in d["heads"]:
-                head_cls = HEAD_TYPES[h["head_type"]]
-                kw = {}
-                for f in fields(head_cls):
-                    v = h.get(f.name)
-                    kw[f.name] = np.asarray(v, dtype=np.float32) if isinstance(v, list) else v
-                heads.append(head_cls(**kw))
+            heads = [HeadRecord.from_dict(h) for h in d["heads"]]
             return cls(
                 model_type=d["model_type"],
                 inputs=np.asarray(d["inputs"], dtype=np.float32),
@@ -205,15 +240,7 @@ def trace_from_recording(recording, inputs: torch.Tensor, targets: torch.Tensor,
         inputs: ``[B, T, X]``; targets ``[B, T, Y]``; mask ``[B, T]`` — the batch that was run.
     """
     b = index
-    heads = []
-    for h in recording.heads:
-        kw = {"name": h["name"], "kind": h["kind"]}
-        for f in fields(NTMHead):
-            if f.name in ("name", "kind"):
-                continue
-            if f.name in h:
-                kw[f.name] = _np(h[f.name][b])
-        heads.append(NTMHead(**kw))
+    heads = [HEAD_TYPES[h.get("head_type", model_type)].from_recording(h, b) for h in recording.heads]
     return Trace(
         model_type=model_type,
         inputs=_np(inputs[b]),
@@ -239,3 +266,7 @@ def record(model, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tenso
     if recording is None:
         raise ValueError(f"model type {model.model_type!r} does not record traces")
     return trace_from_recording(recording, inputs, targets, mask, index, meta, model.model_type)
+
+
+__all__ = ["TRACE_FORMAT", "Stage", "Parameter", "NTM_STAGES", "RecordedStage", "HEAD_TYPES", "HeadRecord",
+           "NTMHead", "Trace", "trace_from_recording", "record"]

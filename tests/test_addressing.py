@@ -1,13 +1,17 @@
-"""The four addressing stages: hand-worked cases, the NumPy reference, invariants, gradients."""
+"""The four addressing stages: hand-worked cases, the NumPy reference, invariants, gradients,
+and the stage table and named tuple the rest of the project reads."""
 
+import inspect
 import math
+from dataclasses import FrozenInstanceError
 
 import numpy as np
 import pytest
 import torch
 
-from ntm import reference
-from ntm.addressing import address, content_weights, cosine_similarity, interpolate, sharpen, shift, shift_offsets
+from ntm import addressing, reference
+from ntm.addressing import (SIMILARITY, STAGES, Addressing, address, content_weights, cosine_similarity, interpolate,
+                            sharpen, shift, shift_offsets)
 
 DTYPES = [torch.float32, torch.float64]
 
@@ -102,7 +106,7 @@ def test_full_pipeline_matches_reference(dtype, radius):
         ws = reference.shift(wg, s[i].numpy())
         w = reference.sharpen(ws, gamma[i, 0].item())
         for name, ref in [("content", wc), ("gated", wg), ("shifted", ws), ("weights", w)]:
-            np.testing.assert_allclose(stages[name][i].double().numpy(), ref, **tol, err_msg=name)
+            np.testing.assert_allclose(getattr(stages, name)[i].double().numpy(), ref, **tol, err_msg=name)
         np.testing.assert_allclose(
             reference.address(memory[i].numpy(), w_prev[i].numpy(), key[i].numpy(), beta[i, 0].item(),
                               gate[i, 0].item(), s[i].numpy(), gamma[i, 0].item()),
@@ -119,9 +123,9 @@ def test_multi_head_stack_equals_heads_one_by_one():
     gate = torch.rand(b, h, 1, generator=g, dtype=torch.float64)
     s = torch.softmax(torch.randn(b, h, 3, generator=g, dtype=torch.float64), -1)
     gamma = 1 + torch.rand(b, h, 1, generator=g, dtype=torch.float64)
-    stacked = address(memory, w_prev, key, beta, gate, s, gamma)["weights"]
+    stacked = address(memory, w_prev, key, beta, gate, s, gamma).weights
     for j in range(h):
-        single = address(memory, w_prev[:, j], key[:, j], beta[:, j], gate[:, j], s[:, j], gamma[:, j])["weights"]
+        single = address(memory, w_prev[:, j], key[:, j], beta[:, j], gate[:, j], s[:, j], gamma[:, j]).weights
         torch.testing.assert_close(stacked[:, j], single)
 
 
@@ -146,10 +150,10 @@ def test_extremes_stay_finite_and_normalised_with_finite_gradients(dtype):
     s = torch.tensor([[0.0, 1.0, 0.0]] * b, dtype=dtype, requires_grad=True)
     gamma = torch.full((b, 1), 50.0, dtype=dtype, requires_grad=True)
     stages = address(memory, w_prev, key, beta, gate, s, gamma)
-    for name, w in stages.items():
+    for name, w in stages._asdict().items():
         assert torch.isfinite(w).all(), name
         torch.testing.assert_close(w.sum(-1), torch.ones(b, dtype=dtype), msg=name)
-    (stages["weights"] * torch.arange(n, dtype=dtype)).sum().backward()
+    (stages.weights * torch.arange(n, dtype=dtype)).sum().backward()
     for t in (memory, key, beta, w_prev, gate, s, gamma):
         assert torch.isfinite(t.grad).all()
 
@@ -183,3 +187,50 @@ def test_gradcheck_each_stage_float64():
     assert torch.autograd.gradcheck(shift, (wc, s))
     gamma = (1 + torch.rand(b, 1, generator=g, dtype=torch.float64) * 4).requires_grad_()
     assert torch.autograd.gradcheck(sharpen, (wc, gamma))
+
+
+# ---- the named tuple and the stage table --------------------------------------------------------
+
+def test_address_returns_the_named_stages_in_pipeline_order():
+    g = torch.Generator().manual_seed(11)
+    memory = torch.randn(2, 6, 3, generator=g, dtype=torch.float64)
+    key = torch.randn(2, 3, generator=g, dtype=torch.float64)
+    beta, gate, gamma = torch.full((2, 1), 4.0), torch.full((2, 1), 0.7), torch.full((2, 1), 2.0)
+    w_prev = one_hot(6, 1, batch=2)
+    s = torch.tensor([[0.1, 0.2, 0.7]] * 2, dtype=torch.float64)
+    out = address(memory, w_prev, key, beta.double(), gate.double(), s, gamma.double())
+    assert isinstance(out, Addressing) and Addressing._fields == ("content", "gated", "shifted", "weights")
+    wc = content_weights(memory, key, beta.double())
+    torch.testing.assert_close(out.content, wc)
+    torch.testing.assert_close(out.gated, interpolate(wc, w_prev, gate.double()))
+    torch.testing.assert_close(out.shifted, shift(out.gated, s))
+    torch.testing.assert_close(out.weights, sharpen(out.shifted, gamma.double()))
+    *_, weights = out                                          # unpacks in pipeline order
+    assert weights is out.weights and out[-1] is out.weights
+
+
+def test_stage_table_names_every_weighting_of_address_in_order():
+    assert [stage.key for stage in STAGES] == list(Addressing._fields)
+    assert [stage.label for stage in STAGES] == ["content", "gated", "shifted", "sharpened"]
+    assert [stage.parameter.name for stage in STAGES] == ["beta", "g", "s", "gamma"]
+    assert [stage.parameter.symbol for stage in STAGES] == ["β", "g", "s", "γ"]
+    assert [stage.mixes_previous for stage in STAGES] == [False, True, False, False]
+    assert STAGES[0].parameter.title == "β, key strength"
+    with pytest.raises(FrozenInstanceError):
+        STAGES[0].label = "changed"
+
+
+def test_each_stage_code_is_the_line_of_address_that_computes_it():
+    # The table's code is not a copy that can drift: every line is in address(), in order, and
+    # calls the stage's function with the stage's parameter.
+    body = inspect.getsource(address)
+    positions = [body.index(stage.code) for stage in STAGES]
+    assert positions == sorted(positions)
+    arguments = set(inspect.signature(address).parameters)
+    for stage in STAGES:
+        assert stage.code.startswith(f"{stage.key} = {stage.function}(")
+        assert callable(getattr(addressing, stage.function))
+        assert stage.parameter.name in arguments and stage.parameter.name in stage.code
+        assert stage.equation and stage.note.startswith("Eq. ")
+    assert SIMILARITY.function == "cosine_similarity" and SIMILARITY.parameter is None
+    assert "cosine_similarity(memory, key)" in inspect.getsource(content_weights)

@@ -1,6 +1,8 @@
 """The recorded trace: what it holds, and its JSON round trip."""
 
 import json
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -8,7 +10,8 @@ import torch
 
 from ntm.model import NTM, LSTMBaseline, LSTMConfig, NTMConfig
 from ntm.tasks import make_task
-from ntm.trace import Trace, record
+from ntm import addressing
+from ntm.trace import HEAD_TYPES, NTM_STAGES, HeadRecord, NTMHead, Stage, Trace, record
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +78,50 @@ def test_lstm_does_not_record():
     x = torch.zeros(1, 3, 9)
     with pytest.raises(ValueError, match="does not record"):
         record(model, x, torch.zeros(1, 3, 8), torch.ones(1, 3, dtype=torch.bool))
+
+
+def test_an_ntm_heads_stages_are_the_addressing_table_with_its_weightings(trace):
+    assert NTM_STAGES is addressing.STAGES and NTMHead.STAGES is addressing.STAGES
+    head = trace.head("write 1")
+    for recorded, row in zip(head.stages(), addressing.STAGES, strict=True):
+        assert recorded.stage is row                               # the table's own row
+        assert (recorded.label, recorded.equation, recorded.code) == (row.label, row.equation, row.code)
+        np.testing.assert_array_equal(recorded.weights, getattr(head, row.key))
+    assert HEAD_TYPES["ntm"] is NTMHead and head.head_type == "ntm"
+
+
+# Another memory model's head (a DNC's, say): its own table and type, nothing of the NTM's edited.
+GATE = Stage("allocation", "allocation", "Allocation", "a", None, "a_t", "allocation = allocate(u)", "allocate")
+FINAL = Stage("weights", "final", "Mixing", "w", None, "w_t", "weights = mix(c, allocation)", "mix",
+              mixes_previous=True)
+
+
+@dataclass
+class TwoStageHead(HeadRecord):
+    head_type: ClassVar[str] = "test-two-stage"
+    STAGES: ClassVar[tuple] = (GATE, FINAL)
+    allocation: np.ndarray
+    weights: np.ndarray
+    initial: np.ndarray | None = None
+
+
+def test_a_new_head_type_registers_itself_and_round_trips_through_json(trace):
+    assert HEAD_TYPES["test-two-stage"] is TwoStageHead
+    w = np.full((trace.steps, 12), 1 / 12, dtype=np.float32)
+    head = TwoStageHead("write 9", "write", allocation=w, weights=w * 1, initial=np.eye(12, dtype=np.float32)[3])
+    mixed = Trace(trace.model_type, trace.inputs, trace.outputs, trace.targets, trace.mask, trace.memory,
+                  trace.heads + [head])
+    back = Trace.from_json(mixed.to_json())
+    loaded = back.head("write 9")
+    assert type(loaded) is TwoStageHead
+    assert [s.key for s in loaded.stages()] == ["allocation", "weights"]
+    np.testing.assert_array_equal(loaded.previous_weights(0), np.eye(12)[3])
+    np.testing.assert_array_equal(loaded.stages()[1].weights, w)
+    assert type(back.head("read 1")) is NTMHead
+
+
+def test_an_unknown_head_type_is_a_clear_error(trace):
+    d = json.loads(trace.to_json())
+    d["heads"][0]["head_type"] = "abacus"
+    with pytest.raises(ValueError, match="unknown head type 'abacus'"):
+        Trace.from_dict(d)
