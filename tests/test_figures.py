@@ -15,7 +15,7 @@ import torch
 from ntm import figures as F
 from ntm.model import NTM, NTMConfig
 from ntm.tasks import make_task
-from ntm.trace import Stage, Trace, record
+from ntm.trace import NTM_STAGES, HeadRecord, Parameter, Stage, Trace, record
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +98,11 @@ def test_addressing_figure_draws_each_stage_at_t_on_a_fixed_scale(trace):
         # At t = 0 the gate mixes in the head's initial weighting, which the trace records.
         expected = head.initial if t == 0 else head.weights[t - 1]
         np.testing.assert_array_equal(previous[0].y, expected)
-    titles = " ".join(a.text for a in fig.layout.annotations)
-    assert f"β = {head.beta[3]:.4g}" in titles and f"γ = {head.gamma[3]:.4g}" in titles
+    titles = [a.text for a in fig.layout.annotations]
+    assert [t.split("  ")[0] for t in titles] == [stage.symbol for stage in NTM_STAGES]   # symbols from the table
+    assert titles[0] == f"wᶜ  content · β = {head.beta[3]:.4g}"
+    assert titles[3] == f"w  sharpened · γ = {head.gamma[3]:.4g}"
+    assert titles[2] == "w̃  shifted"                     # the shift distribution is drawn on its own
 
 
 def test_stage_parameters_and_shift_figure_read_the_emissions(trace):
@@ -110,6 +113,8 @@ def test_stage_parameters_and_shift_figure_read_the_emissions(trace):
     assert params["weights"]["value"] == pytest.approx(float(head.gamma[4]))
     assert list(params["shifted"]["value"]) == [-1, 0, 1]
     assert list(params["shifted"]["value"].values()) == pytest.approx(head.s[4].tolist())
+    assert [params[stage.key]["label"] for stage in NTM_STAGES] == [stage.parameter.title for stage in NTM_STAGES]
+    assert params["content"]["label"] == "β, key strength" and params["content"]["field"] == "beta"
     assert F.format_parameter(params["gated"]) == f"g = {head.g[4]:.4g}"
     assert F.format_parameter(params["shifted"]).startswith("s = {-1: ")
     fig = F.shift_figure(head, 4)
@@ -148,32 +153,37 @@ def test_figures_draw_a_trace_loaded_from_json(trace):
     np.testing.assert_array_equal(F.memory_figure(back, 3).data[0].z, F.memory_figure(trace, 3).data[0].z)
 
 
-@dataclass
-class ThreeStageHead:
-    """A head of another memory model with its own stages (as a DNC head would have)."""
+# A head of another memory model with its own stage table (as a DNC head would have): defining it
+# registers it in ntm.trace.HEAD_TYPES, and the figures draw it without changes.
+THREE_STAGES = (
+    Stage("content", "content", "Content weighting", "c", Parameter("beta", "β", "key strength"), "c", "c()", "c"),
+    Stage("allocation", "allocation", "Allocation", "a", None, "a", "a()", "a", mixes_previous=True),
+    Stage("weights", "final", "Mixing", "w", None, "w", "mix()", "mix"),
+)
 
-    STAGE_PARAMETERS: ClassVar[dict] = {"content": ("beta", "β")}
-    name: str
-    kind: str
+
+@dataclass
+class ThreeStageHead(HeadRecord):
+    head_type: ClassVar[str] = "test-three-stage"
+    STAGES: ClassVar[tuple] = THREE_STAGES
     beta: np.ndarray
     content: np.ndarray
     allocation: np.ndarray
     weights: np.ndarray
-
-    def stages(self):
-        return [Stage("content", "content", "c", "content()", self.content),
-                Stage("allocation", "allocation", "a", "allocate()", self.allocation),
-                Stage("weights", "final", "w", "mix()", self.weights)]
+    initial: np.ndarray | None = None
 
 
-def test_another_head_type_draws_through_stages_without_changes():
+def test_another_head_type_draws_through_its_own_stage_table_without_changes():
     rng = np.random.default_rng(0)
     w = rng.dirichlet(np.ones(8), size=(5, 3)).astype(np.float32)          # [T, 3 stages, N]
-    head = ThreeStageHead("write 1", "write", np.ones(5), w[:, 0], w[:, 1], w[:, 2])
+    head = ThreeStageHead("write 1", "write", np.arange(5.0), w[:, 0], w[:, 1], w[:, 2])
     fig = F.addressing_figure(head, 2)
-    assert [d.name for d in fig.data] == ["content", "allocation", "final"]
+    assert [d.name for d in fig.data] == ["content", "allocation", "previous w", "final"]
     np.testing.assert_array_equal(fig.data[1].y, w[2, 1])
+    np.testing.assert_array_equal(fig.data[2].y, w[1, 2])              # w_{t-1}, beside the stage that mixes it
     assert set(F.stage_parameters(head, 2)) == {"content"}
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["c  content · β = 2", "a  allocation", "w  final"]
 
 
 def test_projection_enlarges_and_plotly_config_saves_png(trace):
@@ -190,6 +200,12 @@ def test_lab_figures_keep_their_fixed_ranges():
     fig = F.weighting_figure(w, "w", previous=np.array([1.0, 0.0, 0.0]))
     np.testing.assert_array_equal(fig.data[0].y, w)
     assert tuple(fig.layout.yaxis.range) == (0, 1) and fig.layout.coloraxis.cmax == 1
+    gated, content = NTM_STAGES[1], NTM_STAGES[0]
+    fig = F.stage_figure(gated, w, previous=np.array([1.0, 0.0, 0.0]))
+    assert fig.layout.title.text == "gated weighting wᵍ (grey: previous weighting)"
+    np.testing.assert_array_equal(fig.data[1].y, [1.0, 0.0, 0.0])
+    fig = F.stage_figure(content, w, previous=np.array([1.0, 0.0, 0.0]))    # does not mix w_{t-1} in
+    assert fig.layout.title.text == "content weighting wᶜ" and len(fig.data) == 1
     sim = F.similarity_figure(np.array([0.5, -0.2, 1.0]))
     assert sim.data[0].marker.cmin == -1 and sim.data[0].marker.cmax == 1
     mat = F.matrix_figure(np.array([[1.0, -2.0]]), "M", half_range=3.0)

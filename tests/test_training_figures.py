@@ -5,7 +5,7 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 
-from ntm.training_figures import (LOG_FLOOR, bit_errors_of, curves_figure, examples_figure, format_duration,
+from ntm.figures.training import (LOG_FLOOR, bit_errors_of, curves_figure, examples_figure, format_duration,
                                   generalisation_figure, sample_figure)
 
 METRICS = [

@@ -42,14 +42,13 @@ def bars(at, function: str) -> np.ndarray:
 
 
 def expected(memory, key, beta, prev, g, s, gamma) -> dict[str, np.ndarray]:
+    """Each stage's weighting by ``ntm.addressing.address``, keyed by the function the page names."""
     mem = torch.tensor(memory, dtype=torch.float32)[None]
     k = torch.tensor(key, dtype=torch.float32)[None]
     one = lambda x: torch.tensor([[float(x)]])   # noqa: E731
-    wc = addressing.content_weights(mem, k, one(beta))
-    wg = addressing.interpolate(wc, torch.tensor(prev, dtype=torch.float32)[None], one(g))
-    ws = addressing.shift(wg, torch.tensor(s, dtype=torch.float32)[None])
-    return {"content_weights": wc[0].numpy(), "interpolate": wg[0].numpy(), "shift": ws[0].numpy(),
-            "sharpen": addressing.sharpen(ws, one(gamma))[0].numpy()}
+    out = addressing.address(mem, torch.tensor(prev, dtype=torch.float32)[None], k, one(beta), one(g),
+                             torch.tensor(s, dtype=torch.float32)[None], one(gamma))
+    return {stage.function: getattr(out, stage.key)[0].numpy() for stage in addressing.STAGES}
 
 
 def seeded_memory(seed=0, n=8, m=4) -> np.ndarray:
@@ -68,6 +67,28 @@ def test_every_stage_is_the_library_result_with_its_equation_and_source(at):
     sources = "\n".join(c.value for c in at.code)
     assert "ntm/addressing.py:" in sources and "return torch.softmax(beta * cosine_similarity(memory, key)" in sources
     assert "return g * w_content + (1.0 - g) * w_prev" in sources
+
+
+def test_headings_equations_code_and_slider_labels_come_from_the_stage_table(at):
+    rows = (addressing.SIMILARITY,) + addressing.STAGES
+    assert [x.value.strip("$\n") for x in at.latex] == [stage.equation for stage in rows]
+    assert [x.value.split("\n")[0] for x in at.code] == [stage.code for stage in rows]
+    headings = [x.value for x in at.markdown if x.value.startswith("#### ")]
+    assert headings == ["#### 1. Similarity of the key to each slot", "#### 2. Content weighting (β = 5)",
+                        "#### 3. Interpolation (g = 0.5)", "#### 4. Convolutional shift (s = {-1: 0, 0: 0, +1: 1})",
+                        "#### 5. Sharpening (γ = 1)"]
+    assert [c.value for c in at.caption if c.value.startswith("Eq. ")] == [stage.note for stage in rows]
+    for name in ("beta", "g", "gamma"):
+        (stage,) = [s for s in addressing.STAGES if s.parameter.name == name]
+        assert at.slider(key=f"lab_{name}").label == stage.parameter.title
+    assert at.slider(key="lab_gamma").label == "γ, sharpening"
+
+
+def test_teacher_mode_enlarges_the_stage_figures(at):
+    normal = chart(at, "fig_sharpen")["layout"]["height"]
+    at.session_state["teacher"] = True
+    at.run()
+    assert not at.exception and chart(at, "fig_sharpen")["layout"]["height"] > normal
 
 
 def test_sliders_recompute_live(at):

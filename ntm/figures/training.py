@@ -1,4 +1,5 @@
-"""Figures for training and generalisation: plain data in, Plotly figures out (no Streamlit).
+"""Figures for training and generalisation: plain data (metrics lines, sample and evaluation rows)
+in, Plotly figures out. Nothing here reads a trace or the library.
 
     curves_figure(metrics)             metrics.jsonl lines -> loss and cost per sequence vs sequences seen
     sample_figure(sample)              sample.json -> target vs output heatmaps of the scored steps

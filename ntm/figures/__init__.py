@@ -1,0 +1,30 @@
+"""Plotly figures for the explorer: plain data in, ``plotly.graph_objects.Figure`` out.
+
+Pure functions, no Streamlit: figures are tested by reading their data (``tests/test_figures.py``,
+``tests/test_training_figures.py``). Pages write ``from ntm import figures as F`` and call them.
+From the library the figures import only ``ntm.trace`` (the recorded run, with the stage tables
+its heads carry), so data flows one way: model -> trace -> figures -> pages.
+
+    common.py       fixed colour scales and ranges, the time cursor, Plotly settings, layout helpers
+    step.py         a recorded run at timestep t: sequences, memory, weightings over time, vectors
+    addressing.py   addressing stages: one head at t (through its stage table), and the lab's figures
+    training.py     training curves, sample predictions, generalisation by length
+"""
+
+from ntm.figures.addressing import (addressing_figure, format_parameter, matrix_figure, shift_figure,
+                                    similarity_figure, stage_figure, stage_parameters, weighting_figure)
+from ntm.figures.common import (CURSOR_NAME, MEMORY_COLORSCALE, WEIGHT_COLORSCALE, WEIGHT_RANGE, change_range,
+                                cursor_shape, enlarge, memory_range, plotly_config, set_cursor)
+from ntm.figures.step import (memory_change_figure, memory_figure, sequence_figure, vector_panels,
+                              vectors_figure, weights_over_time_figure)
+from ntm.figures.training import (curves_figure, examples_figure, format_duration, generalisation_figure,
+                                  sample_figure)
+
+__all__ = [
+    "WEIGHT_RANGE", "WEIGHT_COLORSCALE", "MEMORY_COLORSCALE", "CURSOR_NAME", "memory_range", "change_range",
+    "cursor_shape", "set_cursor", "plotly_config", "enlarge", "sequence_figure", "memory_figure",
+    "memory_change_figure", "weights_over_time_figure", "stage_parameters", "format_parameter",
+    "addressing_figure", "shift_figure", "vector_panels", "vectors_figure", "weighting_figure", "stage_figure",
+    "similarity_figure", "matrix_figure", "curves_figure", "sample_figure", "generalisation_figure",
+    "examples_figure", "format_duration",
+]

@@ -1,0 +1,162 @@
+"""Figures of the addressing stages (Graves et al. 2014, eqs. 5-9): one recorded head at timestep t,
+and the Addressing lab's loose weightings.
+
+A head is drawn through its stage table only: ``head.stages()`` (the rows of ``ntm.trace.Stage``
+with the head's ``[T, N]`` weighting for each), each row's ``parameter`` (the emission it uses)
+and ``mixes_previous`` (draw w_{t-1} beside it), and ``head.previous_weights(t)``. So another
+head type with its own table (a DNC head, say) draws without changes here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ntm.figures.common import (HOVER_NUMBER, MEMORY_COLORSCALE, MIN_RANGE, PREVIOUS_COLOR, WEIGHT_COLORSCALE,
+                                WEIGHT_RANGE, axis_key, figure, grid, matrix_heatmap, panel_title, weight_axis)
+from ntm.trace import HeadRecord, Stage
+
+
+# ---- one recorded head's addressing at t ---------------------------------------------------
+
+def stage_parameters(head: HeadRecord, t: int) -> dict[str, dict[str, Any]]:
+    """{stage key: {"field", "symbol", "label", "value"}}: the emission each stage uses at ``t``.
+
+    ``field`` is the emission's name (``"beta"``), ``label`` its title (``"β, key strength"``).
+    ``value`` is a float for a scalar emission and an {offset: weight} dict for a distribution
+    such as the shift s_t. Stages without a parameter, or whose emission was not recorded, are absent.
+    """
+    out = {}
+    for stage in head.stages():
+        param = stage.parameter
+        values = getattr(head, param.name, None) if param is not None else None
+        if values is None:
+            continue
+        v = np.asarray(values[t])
+        if v.ndim:
+            offsets = getattr(head, "shift_offsets", list(range(v.shape[-1])))
+            value: Any = {int(o): float(x) for o, x in zip(offsets, v)}
+        else:
+            value = float(v)
+        out[stage.key] = {"field": param.name, "symbol": param.symbol, "label": param.title, "value": value}
+    return out
+
+
+def format_parameter(param: dict[str, Any]) -> str:
+    """'β = 3.214', or 's = {-1: 0.05, 0: 0.1, +1: 0.85}' for the shift distribution."""
+    value = param["value"]
+    if isinstance(value, dict):
+        body = ", ".join(f"{o:+d}: {w:.3g}" if o else f"0: {w:.3g}" for o, w in value.items())
+        return f"{param['symbol']} = {{{body}}}"
+    return f"{param['symbol']} = {value:.4g}"
+
+
+def addressing_figure(head: HeadRecord, t: int, height: int = 280,
+                      widths: Sequence[float] | None = None) -> go.Figure:
+    """One head at ``t``: each addressing stage's weighting as bars over the slots, side by side.
+
+    Bars are coloured on the fixed [0, 1] weight scale (colour bar on the right) and every
+    panel's y axis is [0, 1]. A stage that mixes in the previous weighting (the gate, eq. 7)
+    also shows w_{t-1} as a grey line (at t = 0, the head's initial weighting when the trace
+    has it). Panel titles give the stage's symbol and its scalar parameter at ``t``. ``widths``
+    sets the panels' relative widths (to line them up with text laid out above them).
+    """
+    stages = head.stages()
+    axes, layout = grid(len(stages), 1, widths=widths, hgap=0.045)
+    params = stage_parameters(head, t)
+    data, annotations = [], []
+    for stage, (xa, ya) in zip(stages, axes[0]):
+        w = np.asarray(stage.weights[t])
+        slots = np.arange(w.shape[0])
+        data.append(dict(
+            type="bar", x=slots, y=w, xaxis=xa, yaxis=ya, name=stage.label,
+            marker=dict(color=w, coloraxis="coloraxis", line=dict(width=0)),
+            hovertemplate=f"{stage.label} · slot %{{x}}<br>w = %{{y{HOVER_NUMBER}}}<extra></extra>"))
+        prev = head.previous_weights(t) if stage.mixes_previous else None
+        if prev is not None:
+            data.append(_previous_line(np.asarray(prev), xaxis=xa, yaxis=ya))
+        layout[axis_key(xa, "x")].update(title=dict(text="slot i"), showgrid=False, zeroline=False)
+        layout[axis_key(ya, "y")].update(range=list(WEIGHT_RANGE), fixedrange=True)
+        label = f"{stage.symbol}  {stage.label}"
+        if stage.key in params and not isinstance(params[stage.key]["value"], dict):
+            label += f" · {format_parameter(params[stage.key])}"
+        annotations.append(panel_title(label, xa, ya, layout))
+    layout.update(coloraxis=weight_axis("w"), annotations=annotations, bargap=0.1)
+    return figure(data, layout, height=height, title=f"{head.name}: addressing at t = {t}", margin_top=70)
+
+
+def shift_figure(head: HeadRecord, t: int, height: int = 160) -> go.Figure:
+    """The shift distribution s_t over offsets -R..R at ``t`` (bars on a [0, 1] axis)."""
+    s = np.asarray(head.s[t])
+    offsets = getattr(head, "shift_offsets", list(range(s.shape[0])))
+    data = [dict(type="bar", x=[f"{o:+d}" if o else "0" for o in offsets], y=s, name="s",
+                 marker=dict(color=s, cmin=WEIGHT_RANGE[0], cmax=WEIGHT_RANGE[1], colorscale=WEIGHT_COLORSCALE,
+                             line=dict(width=0)),
+                 hovertemplate=f"shift %{{x}}<br>s = %{{y{HOVER_NUMBER}}}<extra></extra>")]
+    layout = dict(xaxis=dict(title=dict(text="shift offset"), type="category"),
+                  yaxis=dict(range=list(WEIGHT_RANGE), fixedrange=True),
+                  margin=dict(l=40, r=10, t=28, b=30))
+    return figure(data, layout, height=height, title=f"shift distribution s at t = {t}", margin_top=28)
+
+
+def _previous_line(previous: np.ndarray, **axes: str) -> dict[str, Any]:
+    """The previous weighting w_{t-1} as a grey step line over the slots."""
+    return dict(type="scatter", x=np.arange(previous.shape[0]), y=previous, mode="lines", name="previous w",
+                line=dict(color=PREVIOUS_COLOR, width=1.5, shape="hvh"),
+                hovertemplate=f"w at t-1 · slot %{{x}}<br>w = %{{y{HOVER_NUMBER}}}<extra></extra>", **axes)
+
+
+# ---- the Addressing lab: loose arrays, same look -------------------------------------------------
+
+def weighting_figure(w: np.ndarray, title: str, previous: np.ndarray | None = None,
+                     height: int = 230) -> go.Figure:
+    """One ``[N]`` weighting over the slots as bars on the fixed [0, 1] scale (optionally with a
+    previous weighting as a grey line)."""
+    w = np.asarray(w, dtype=float)
+    slots = np.arange(w.shape[0])
+    data = [dict(type="bar", x=slots, y=w, name="w",
+                 marker=dict(color=w, coloraxis="coloraxis", line=dict(width=0)),
+                 hovertemplate=f"slot %{{x}}<br>w = %{{y{HOVER_NUMBER}}}<extra></extra>")]
+    if previous is not None:
+        data.append(_previous_line(np.asarray(previous, dtype=float)))
+    layout = dict(xaxis=dict(title=dict(text="slot i"), dtick=1 if w.shape[0] <= 32 else None),
+                  yaxis=dict(range=list(WEIGHT_RANGE), fixedrange=True),
+                  coloraxis=weight_axis("w"), bargap=0.15, margin=dict(l=45, r=10, t=40, b=40))
+    return figure(data, layout, height=height, title=title)
+
+
+def stage_figure(stage: Stage, w: np.ndarray, previous: np.ndarray | None = None,
+                 height: int = 230) -> go.Figure:
+    """The ``[N]`` weighting a stage produced, titled from its table row ('content weighting wᶜ');
+    ``previous`` (w_{t-1}) is drawn when the stage mixes it in."""
+    title = f"{stage.label} weighting {stage.symbol}"
+    if stage.mixes_previous and previous is not None:
+        title += " (grey: previous weighting)"
+    return weighting_figure(w, title, previous=previous if stage.mixes_previous else None, height=height)
+
+
+def similarity_figure(similarity: np.ndarray, height: int = 230) -> go.Figure:
+    """Cosine similarity K[k, M(i)] of the key to each slot (eq. 6), on its natural range [-1, 1]."""
+    sim = np.asarray(similarity, dtype=float)
+    data = [dict(type="bar", x=np.arange(sim.shape[0]), y=sim, name="K",
+                 marker=dict(color=sim, cmin=-1, cmax=1, colorscale=MEMORY_COLORSCALE, line=dict(width=0)),
+                 hovertemplate=f"slot %{{x}}<br>K = %{{y{HOVER_NUMBER}}}<extra></extra>")]
+    layout = dict(xaxis=dict(title=dict(text="slot i"), dtick=1 if sim.shape[0] <= 32 else None),
+                  yaxis=dict(range=[-1.05, 1.05], fixedrange=True), bargap=0.15,
+                  margin=dict(l=45, r=10, t=40, b=40))
+    return figure(data, layout, height=height, title="cosine similarity K[k, M(i)]")
+
+
+def matrix_figure(matrix: np.ndarray, title: str, half_range: float | None = None, height: int = 300,
+                  row_label: str = "slot i", colorbar: bool = True) -> go.Figure:
+    """A small matrix (the lab's memory, or a key as one row) on a diverging scale symmetric
+    about 0, with each cell's value written in it."""
+    z = np.asarray(matrix, dtype=float)
+    r = half_range if half_range is not None else max(float(np.abs(z).max(initial=0.0)), MIN_RANGE)
+    fig = matrix_heatmap(z, r, name="value", colorbar="", height=height, title=title)
+    fig.update_traces(texttemplate="%{z:.2f}", xgap=1, ygap=1, showscale=colorbar)
+    fig.update_xaxes(dtick=1)
+    fig.update_yaxes(dtick=1, title_text=row_label, showticklabels=bool(row_label))
+    return fig
