@@ -16,6 +16,7 @@ parameters. ``resolve_params`` sorts overrides into them and rejects unknown key
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -27,9 +28,9 @@ from typing import Any, Callable
 import torch
 
 from .evaluation import default_lengths, evaluate_training_distribution, generalisation_table
-from .io import append_jsonl, atomic_write_json, read_jsonl
+from .io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 from .model import MODEL_TYPES, build_model, config_fields
-from .presets import has_checkpoint, load_checkpoint, save_checkpoint, save_preset
+from .presets import BundleError, has_checkpoint, load_checkpoint, save_checkpoint, save_preset, shown_path
 from .tasks import bit_errors, cost_bits, loss as task_loss, make_task, task_params
 
 OPTIMIZERS = ("rmsprop", "adam")
@@ -78,15 +79,6 @@ class TrainSettings:
                 raise ValueError(f"{name} must be in [0, 1); got {v!r}")
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
             raise ValueError(f"threads must be an integer >= 0; got {self.threads!r}")
-
-
-# Per-task starting points, tuned on a 2-core CPU (see presets/*/README.md for what they reach).
-TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "copy": {},
-    "repeat-copy": {},
-    "associative-recall": {},
-    "priority-sort": {},
-}
 
 
 def _parse_value(text: str, like: Any, key: str) -> Any:
@@ -141,9 +133,10 @@ def valid_param_keys(task: str, model_type: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def resolve_params(task: str, model_type: str, pairs: list[str], base: RunSpec | None = None,
+def resolve_params(task: str, model_type: str, pairs: list[str],
                    settings_overrides: dict[str, Any] | None = None) -> RunSpec:
-    """Build a ``RunSpec`` from ``key=value`` strings (``-p``) and explicit setting overrides.
+    """Build a ``RunSpec`` from ``key=value`` strings (``-p``) over the defaults, then explicit
+    setting overrides (``None`` values are ignored, so a form's empty fields change nothing).
 
     Raises:
         ValueError: one line naming the bad key or value and the valid keys.
@@ -151,11 +144,9 @@ def resolve_params(task: str, model_type: str, pairs: list[str], base: RunSpec |
     if model_type not in MODEL_TYPES:
         raise ValueError(f"--model-type must be one of {', '.join(MODEL_TYPES)}; got {model_type!r}")
     groups = valid_param_keys(task, model_type)
-    spec = base or RunSpec(task=task, model_type=model_type)
-    settings = asdict(spec.settings)
-    settings.update(TASK_DEFAULTS.get(task, {}).get("settings", {}) if base is None else {})
-    model = dict(TASK_DEFAULTS.get(task, {}).get(model_type, {})) if base is None else dict(spec.model)
-    tparams = dict(spec.task_params)
+    settings: dict[str, Any] = asdict(TrainSettings())
+    model: dict[str, Any] = {}
+    tparams: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
             raise ValueError(f"-p expects key=value (e.g. -p batch_size=16); got {pair!r}")
@@ -170,8 +161,12 @@ def resolve_params(task: str, model_type: str, pairs: list[str], base: RunSpec |
             valid = sorted(set().union(*groups.values()))
             raise ValueError(f"unknown parameter {key!r} for --task {task} --model-type {model_type}; "
                              f"valid keys: {', '.join(valid)}")
-    settings.update({k: v for k, v in (settings_overrides or {}).items() if v is not None})
-    spec = RunSpec(task, model_type, spec.seed, TrainSettings(**settings), model, tparams)
+    overrides = {k: v for k, v in (settings_overrides or {}).items() if v is not None}
+    unknown = sorted(set(overrides) - set(settings))
+    if unknown:
+        raise ValueError(f"unknown training setting(s) {', '.join(unknown)}; valid: {', '.join(settings)}")
+    settings.update(overrides)
+    spec = RunSpec(task, model_type, settings=TrainSettings(**settings), model=model, task_params=tparams)
     # Build once to validate the model and task parameters now, not after minutes of work.
     t = make_task(task, **tparams)
     build_model(model_type, {**model, "input_size": t.input_size, "output_size": t.output_size})
@@ -195,26 +190,30 @@ class Trainer:
         self.on_batch = on_batch
         self._stop_requested = False
         self.resumed = False
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise ValueError(f"{shown_path(self.run_dir)} is a file, not a folder: choose another --checkpoint-path")
         if resume and has_checkpoint(self.run_dir):
             ckpt = load_checkpoint(self.run_dir)
-            self.spec = RunSpec.from_dict(ckpt.train["spec"])
+            try:
+                self.spec = RunSpec.from_dict(ckpt.train["spec"])
+                self.batches = int(ckpt.progress["batches"])
+                self.sequences = int(ckpt.progress["sequences"])
+                self.elapsed = float(ckpt.progress["elapsed"])
+                self.commands = [str(c) for c in ckpt.train.get("commands", [])]
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise BundleError(f"{shown_path(self.run_dir / 'checkpoint.json')} holds a damaged run description: "
+                                  f"start a new run in another --checkpoint-path, or restore the file.") from None
             # Settings that may change on resume: how long to run and how often to report/save.
             for name in ("num_batches", "report_interval", "checkpoint_interval", "compile", "threads"):
                 setattr(self.spec.settings, name, getattr(spec.settings, name))
             self.model, self.task = ckpt.model, ckpt.task
             self.optimizer = self._make_optimizer()
-            self.optimizer.load_state_dict(ckpt.optimizer_state)
+            _load_optimizer_state(self.optimizer, ckpt.optimizer_state)
             self.generator = torch.Generator()
             self.generator.set_state(ckpt.generator_state)
-            self.batches = int(ckpt.progress["batches"])
-            self.sequences = int(ckpt.progress["sequences"])
-            self.elapsed = float(ckpt.progress["elapsed"])
-            self.commands = list(ckpt.train.get("commands", []))
             self.resumed = True
             # Reports written after that checkpoint describe progress that is now redone.
             kept = [r for r in read_jsonl(self.metrics_path) if r.get("batches", 0) <= self.batches]
-            from .io import atomic_write_text
-            import json
             atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
         else:
             if resume is False and has_checkpoint(self.run_dir):
@@ -388,6 +387,16 @@ class Trainer:
                    "train_lengths": list(self.task.train_lengths), "length_name": self.task.length_name,
                    "training_distribution": in_distribution, "generalisation": table, "curve": curve, "spec": self.spec.to_dict(), "command": command}
         return save_preset(path, self.model, self.task, metrics, command)
+
+
+def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """Load a checkpoint's optimizer state. Its hyperparameters went through JSON, which has no
+    tuples (Adam's ``betas`` come back as a list): give them back the types of the optimizer just
+    built from the same settings, so the resumed optimizer is the one that was saved."""
+    groups = [{k: tuple(v) if isinstance(fresh.get(k), tuple) and isinstance(v, list) else v
+               for k, v in saved.items()}
+              for saved, fresh in zip(state["param_groups"], optimizer.param_groups)]
+    optimizer.load_state_dict({**state, "param_groups": groups})
 
 
 def _in_main_thread() -> bool:
