@@ -2,7 +2,6 @@
 to 100 % without reloading the page, and find the saved preset in Step through."""
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
@@ -43,7 +42,7 @@ def watch_reruns(page) -> list:
     return reruns
 
 
-def test_a_short_job_runs_to_100_percent_and_its_preset_opens_in_step_through(server_jobs, page):
+def test_a_short_job_runs_to_100_percent_and_its_preset_opens_in_step_through(server_jobs, page, wait_until):
     reruns = watch_reruns(page)
     page.goto(f"{server_jobs.url}/train")
     start = page.get_by_role("button", name="Start training")
@@ -66,13 +65,16 @@ def test_a_short_job_runs_to_100_percent_and_its_preset_opens_in_step_through(se
     page.evaluate("window.__not_reloaded = true")
     before = len(reruns)
     bar = page.locator("[data-testid='stProgress']").first
-    seen, deadline = [], time.monotonic() + 180
-    while not (seen and seen[-1].startswith("100%")):
+    seen = []
+
+    def at_100_percent() -> bool:
         text = bar.inner_text()
         if not seen or text != seen[-1]:
             seen.append(text)
-        assert time.monotonic() < deadline, f"progress stuck: {seen}; job {jobs.get_job(job.id).state}"
-        time.sleep(0.2)
+        return text.startswith("100%")
+
+    wait_until(at_100_percent, 180, lambda: f"100 %; progress seen: {seen}; job {jobs.get_job(job.id).state}",
+               interval=0.2)
     assert "1,200 of 1,200 sequences" in seen[-1]
     percents = [int(t.split("%")[0]) for t in seen]
     assert percents == sorted(percents) and any(0 < p < 100 for p in percents), seen
