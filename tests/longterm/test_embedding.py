@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from ntm.io import ROOT
 from ntm.longterm import embedding
 
 
@@ -78,6 +79,6 @@ def test_import_is_light_and_loading_is_offline(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
     env.update(HF_HOME=str(tmp_path / "hf"), HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
-                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+                         cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "(384,)" in out.stdout
