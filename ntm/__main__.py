@@ -135,14 +135,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _presets(_: argparse.Namespace) -> int:
-    from .presets import list_presets
+    from .presets import catalogue
 
-    for path in list_presets():
-        try:
-            cfg = json.loads((path / "config.json").read_text())
-            print(f"{path.name}\t{cfg.get('model_type')}\t{cfg.get('task', {}).get('name')}")
-        except (OSError, json.JSONDecodeError):
-            print(f"{path.name}\t(unreadable config.json)")
+    for entry in catalogue():
+        if entry.usable:
+            print(f"{entry.id}\t{entry.model_type}\t{entry.task}")
+        else:
+            print(f"{entry.id}\t(cannot be used: {entry.problem})")
     return 0
 
 

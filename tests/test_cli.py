@@ -91,3 +91,52 @@ def test_evaluate_reports_damaged_preset_without_traceback(tmp_path):
 def test_list_params():
     out = ntm("train", "--task", "repeat-copy", "--list-params").stdout
     assert "[training]" in out and "max_repeats" in out and "memory_slots" in out
+
+
+def _one_line_error(proc, *needles):
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and proc.stderr.count("error:") == 1, proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+
+
+def test_presets_lists_a_broken_preset_instead_of_crashing(tmp_path):
+    bad = tmp_path / "builtin" / "bad"
+    bad.mkdir(parents=True)
+    (bad / "config.json").write_bytes(b"\xff\xfe")
+    env_proc = subprocess.run([sys.executable, "-m", "ntm", "presets"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120, env={**__import__("os").environ, "NTM_EXPLORER_PRESETS": str(bad.parent),
+                                                "NTM_EXPLORER_DATA": str(tmp_path / "data")})
+    assert env_proc.returncode == 0 and "Traceback" not in env_proc.stderr
+    assert "bad\t(cannot be used:" in env_proc.stdout and "UTF-8" in env_proc.stdout
+
+
+def test_a_checkpoint_path_that_is_a_file_is_a_clear_error(tmp_path):
+    file = tmp_path / "afile"
+    file.write_text("mine")
+    _one_line_error(ntm("train", "--task", "copy", "--checkpoint-path", str(file), "--num-batches", "1",
+                        "--no-progress", *SMALL, check=False), "is a file, not a folder")
+    assert file.read_text() == "mine"
+
+
+@pytest.mark.parametrize("damage", ["spec", "progress", "weights"])
+def test_a_damaged_checkpoint_is_one_clear_error(tmp_path, damage):
+    run = tmp_path / "run"
+    ntm("train", "--task", "copy", "--num-batches", "2", "--checkpoint-path", str(run), "--no-progress", *SMALL)
+    manifest = json.loads((run / "checkpoint.json").read_text())
+    if damage == "spec":
+        manifest["train"]["spec"] = 5
+    elif damage == "progress":
+        manifest["progress"] = {"batches": "many"}
+    else:
+        (run / manifest["weights"]["file"]).write_bytes(b"garbage")
+    (run / "checkpoint.json").write_text(json.dumps(manifest))
+    proc = ntm("train", "--task", "copy", "--num-batches", "4", "--checkpoint-path", str(run), "--resume",
+               "--no-progress", check=False)
+    _one_line_error(proc, "another --checkpoint-path" if damage != "weights" else "checksum")
+    assert str(tmp_path) not in proc.stderr
+
+
+def test_a_preset_name_too_long_for_the_file_system(tmp_path):
+    _one_line_error(ntm("trace", "--preset", "x" * 300, "--out", str(tmp_path / "t.json"), check=False), "no preset")
+    _one_line_error(ntm("evaluate", "--preset", "../../etc", "--length", "3", check=False), "has no config.json")
