@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from pages._shared import PAGES, TEACHER_KEY, plain, show_flashes
+from pages._shared import PAGES, TEACHER_KEY, plain, run_page, show_flashes
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
@@ -54,4 +54,4 @@ page = st.navigation(list(PAGES.values()))
 teacher_toggle()
 st.sidebar.caption("Neural Turing Machines (Graves, Wayne & Danihelka 2014), step by step.")
 show_flashes()
-page.run()
+run_page(page)

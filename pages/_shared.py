@@ -9,10 +9,14 @@ The library (``ntm/``) never imports Streamlit; this module is the app's only co
     flash("Saved.")           a message shown at the top of the next run (it survives st.rerun)
     show_flashes()            draws and forgets the pending messages (app.py calls it)
     plain(value)              a user's value made safe to put inside Markdown: shown as typed, capped
+    run_page(page)            runs the chosen page; an unexpected error is logged, and the user sees
+                              a short message without internals (``NTM_EXPLORER_RAISE=1`` re-raises)
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +24,8 @@ from pathlib import Path
 import streamlit as st
 
 PAGES_DIR = Path(__file__).resolve().parent
+RAISE_ENV = "NTM_EXPLORER_RAISE"  # set (the app tests do) to let unexpected errors propagate
+_log = logging.getLogger("ntm_explorer")
 TEACHER_KEY = "teacher"          # session-state key of the toggle, and the URL parameter ?teacher=1
 _FLASH_KEY = "_flash_messages"
 _FLASH_KINDS = ("success", "info", "warning", "error")
@@ -107,3 +113,16 @@ def plain(value: object, limit: int = 80) -> str:
     if len(text) > limit:
         text = text[:limit - 1] + "…"
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def run_page(page: st.Page) -> None:
+    """Run ``page``; the last resort for an error no check foresaw. The traceback goes to the server
+    log, the user gets a message that says what to do, and the rest of the app stays usable."""
+    try:
+        page.run()
+    except Exception:               # noqa: BLE001 - st.stop/st.rerun are BaseExceptions and pass through
+        if os.environ.get(RAISE_ENV):
+            raise
+        _log.exception("page %r failed", page.title)
+        st.error("This page stopped because of an unexpected error; nothing you saved was changed. "
+                 "Try another input or reload the page. The server's log has the details for a developer.")

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from typing import Any, Callable
@@ -20,6 +21,11 @@ from typing import Any, Callable
 import pytest
 
 from ntm.io import ROOT  # noqa: F401  (re-exported for fixtures defined here)
+
+# The app's last-resort handler (pages/_shared.run_page) turns an unexpected error into a short
+# message for users; under test every such error must fail the test instead, so it propagates.
+# tests/app/test_app_navigation.py checks the handler itself with this variable removed.
+os.environ.setdefault("NTM_EXPLORER_RAISE", "1")
 
 
 def _poll(condition: Callable[[], Any], timeout: float, what: str | Callable[[], str] = "a condition",

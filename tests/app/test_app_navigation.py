@@ -83,3 +83,29 @@ def test_a_bad_teacher_flag_warns_and_leaves_teacher_mode_off():
     at = app(teacher="maybe")
     assert any("teacher=maybe" in w.value for w in at.warning)
     assert not at.toggle(key="teacher").value
+
+
+def test_an_unexpected_error_is_a_short_message_without_internals(monkeypatch):
+    import ntm.presets
+    monkeypatch.delenv("NTM_EXPLORER_RAISE", raising=False)
+
+    def broken():
+        raise RuntimeError(f"internal detail at {ROOT}/secret.py")
+
+    monkeypatch.setattr(ntm.presets, "catalogue", broken)
+    at = app("pages/step_through.py")
+    assert not at.exception
+    (error,) = at.error
+    assert "unexpected error" in error.value and "internal detail" not in error.value and str(ROOT) not in error.value
+    at.switch_page("pages/home.py").run()                       # the rest of the app stays usable
+    assert not at.error and not at.exception and at.title[0].value == "NTM Explorer"
+
+
+def test_with_raise_set_the_error_propagates(monkeypatch):
+    import ntm.presets
+    monkeypatch.setenv("NTM_EXPLORER_RAISE", "1")
+    monkeypatch.setattr(ntm.presets, "catalogue", lambda: 1 / 0)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/step_through.py").run()
+    assert at.exception and not at.error
