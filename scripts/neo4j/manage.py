@@ -173,12 +173,12 @@ class Neo4jServer:
 
     def running(self) -> bool:
         state = self._read_state()
-        return bool(state and _pid_alive(state["pid"]))
+        return bool(state and state.get("pid") and _pid_alive(state["pid"]))
 
     def start(self, timeout: float = 180.0) -> "Neo4jServer":
         """Build if needed, start, and return once Bolt answers (Neo4jServerError otherwise)."""
         state = self._read_state()
-        if state and _pid_alive(state["pid"]):
+        if state and state.get("pid") and _pid_alive(state["pid"]):
             self.pid, self.port, self.password = state["pid"], state["port"], state["password"]
             return self
         build()
@@ -186,7 +186,7 @@ class Neo4jServer:
             raise Neo4jServerError("'java' is not on PATH: the throwaway Neo4j server needs a JDK 17 "
                                    "(Debian: apt-get install openjdk-17-jdk-headless)")
         self.home.mkdir(parents=True, exist_ok=True)
-        if self.port is None and state and port_is_free(state["port"]):
+        if self.port is None and state and state.get("port") and port_is_free(state["port"]):
             self.port = state["port"]               # same address after a restart
         if self.port is None:
             self.port = free_port()
@@ -238,7 +238,7 @@ class Neo4jServer:
         pid = self.pid
         if pid is None:
             state = self._read_state()
-            pid = state["pid"] if state else None
+            pid = state.get("pid") if state else None
         if pid is None or not _pid_alive(pid):
             self._forget()
             return
@@ -259,10 +259,14 @@ class Neo4jServer:
                 pass
         self._proc = None
         self.pid = None
-        try:
-            self.state_file.unlink()
-        except FileNotFoundError:
-            pass
+        # Keep the port (and only it): the next start on this home reuses it when it is free, so an
+        # exported NEO4J_URI stays right across stop/start.
+        state = self._read_state()
+        port = self.port or (state or {}).get("port")
+        if port:
+            self.state_file.write_text(json.dumps({"pid": None, "port": port}))
+        else:
+            self.state_file.unlink(missing_ok=True)
 
     def __enter__(self) -> "Neo4jServer":
         return self.start()
@@ -295,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         server = Neo4jServer(args.home, port=getattr(args, "port", None))
         if args.command == "status":
             state = server._read_state()
-            if state and _pid_alive(state["pid"]):
+            if server.running():
                 print(f"running: {state['uri']} (pid {state['pid']})")
                 return 0
             print("not running")
