@@ -195,13 +195,33 @@ def check_bits(raw: str, task: Task) -> tuple[Bits | None, str | None]:
     return bits, None
 
 
-def check_t(raw: str | None, last: int) -> tuple[int, str | None]:
-    """A link's ``t`` within 0..last, or (0, a warning)."""
+def check_t(raw: str | None, last: int, current: int = 0) -> tuple[int, str | None]:
+    """The timestep to show: a link's ``t`` within 0..last (else 0, with a warning), or without
+    one the ``current`` t clamped to this run's 0..last."""
+    if raw is None:
+        return min(max(int(current), 0), last), None
     t, problem = parse_int("t", raw, 0, last)
     if problem:
         return 0, problem.replace(f"outside 0…{last}", f"outside this run (0…{last})").replace(
             "using the default", "starting at t = 0")
-    return (0 if t is None else t), None
+    return t, None
+
+
+def step_caption(trace: Trace, t: int) -> str:
+    """What timestep ``t`` of the trace is: 'of 20 · answer phase: the output is scored · 2 wrong bits'."""
+    last = trace.steps - 1
+    if not bool(trace.mask[t]):
+        return f"of {last} · input phase: the output is not scored"
+    errors = int(trace.bit_errors_per_step()[t])
+    return f"of {last} · answer phase: the output is scored · {errors} wrong bit{'s' if errors != 1 else ''}"
+
+
+def play_tick(t: int, last: int, last_tick: float, now: float, interval: float) -> tuple[int, float, bool]:
+    """One timer tick while playing: the next t once ``interval`` (less a fifth, for timer jitter)
+    has passed since ``last_tick``. Returns (t, last_tick, whether to keep playing)."""
+    if now - last_tick >= 0.8 * interval:
+        t, last_tick = min(t + 1, last), now
+    return t, last_tick, t < last
 
 
 # ---- the trace of a view -------------------------------------------------------------------------
@@ -226,4 +246,4 @@ def record_view(preset: Preset, view: View) -> Trace:
 
 __all__ = ["View", "DEFAULT_PRESET", "MAX_LENGTH", "MAX_SEED", "URL_PARAMS", "encode_bits", "parse_bits",
            "bits_from_rows", "random_bits", "parse_int", "read_link", "check_bits", "check_t", "why_not",
-           "episode", "record_view", "shown"]
+           "episode", "record_view", "shown", "step_caption", "play_tick"]

@@ -1,9 +1,7 @@
 """Step through: run a preset on one sequence and follow it timestep by timestep.
 
-Inputs (a preset from the catalogue, a random sequence from a seed and length, or the user's own
-bits) -> ``ntm.step_view`` (the view checked, the trace recorded once and cached) -> figure
-functions at timestep t -> layout. The view lives in the URL (``?preset=&seed=&length=&t=&bits=``),
-so a pasted link reproduces it; only the step view (a fragment) reruns when t moves.
+Preset, seed and length (or the user's bits) -> ``ntm.step_view`` (view checked, trace recorded once,
+cached) -> figure functions at t -> layout. The URL holds the view; only the step view reruns when t moves.
 """
 
 from __future__ import annotations
@@ -34,13 +32,8 @@ def trace_of(path: str, stamp: tuple, view: sv.View):
     return sv.record_view(load(path, stamp), view)
 
 
-def warn(message: str) -> None:
-    st.warning(plain(message, 600))
-
-
-# The timestep lives in K + "t" (plain session state), not in the slider's widget state. The slider
-# gets a new key whenever the server moves t, so a click sent by a browser that has not yet received
-# the last step carries the old slider's value, which is ignored, instead of pulling t back.
+# t lives in K + "t", not in the slider's state: the slider gets a new key whenever the server moves t,
+# so a click from a browser that has not yet received the last step is ignored instead of pulling t back.
 def set_t(t: int) -> None:
     st.session_state[K + "t"] = int(t)
     st.session_state[K + "t_version"] = st.session_state.get(K + "t_version", 0) + 1
@@ -81,11 +74,11 @@ def step_view(trace, teacher: bool) -> None:
     if playing != st.session_state.get(K + "ticking", False):     # start or stop the timer
         st.rerun()
     if playing:
-        now = time.monotonic()
-        if now - st.session_state.get(K + "last_tick", 0.0) >= 0.8 * PLAY_INTERVAL:
-            st.session_state[K + "last_tick"] = now
-            set_t(min(st.session_state[K + "t"] + 1, last))
-        if st.session_state[K + "t"] >= last:
+        t, st.session_state[K + "last_tick"], playing = sv.play_tick(
+            st.session_state[K + "t"], last, st.session_state.get(K + "last_tick", 0.0), time.monotonic(), PLAY_INTERVAL)
+        if t != st.session_state[K + "t"]:
+            set_t(t)
+        if not playing:
             st.session_state[K + "playing"] = False
             st.rerun()
     t = st.session_state[K + "t"]
@@ -102,20 +95,14 @@ def step_view(trace, teacher: bool) -> None:
     st.query_params["t"] = str(t)
     st.session_state.setdefault(K + "url_written", {})["t"] = str(t)
 
-    scored, errors = bool(trace.mask[t]), int(trace.bit_errors_per_step()[t])
-    phase = "answer phase: the output is scored" if scored else "input phase: the output is not scored"
-    wrong = f" · {errors} wrong bit{'s' if errors != 1 else ''}" if scored else ""
-    st.markdown(f"### t = {t} <span style='font-weight:400;font-size:0.7em'>of {last} · {phase}{wrong}</span>",
+    st.markdown(f"### t = {t} <span style='font-weight:400;font-size:0.7em'>{sv.step_caption(trace, t)}</span>",
                 unsafe_allow_html=True)
     base = f"{trace.meta.get('preset', 'ntm')}-seed{trace.meta.get('seed')}-t{t}"
     chart(F.sequence_figure(trace, t), f"sequences-{base}", teacher, K + "fig_seq")
-    c1, c2, c3 = st.columns([1, 1, 2])
-    with c1:
-        chart(F.memory_figure(trace, t), f"memory-{base}", teacher, K + "fig_mem")
-    with c2:
-        chart(F.memory_change_figure(trace, t), f"memory-change-{base}", teacher, K + "fig_dmem")
-    with c3:
-        chart(F.weights_over_time_figure(trace, t), f"weights-{base}", teacher, K + "fig_wot")
+    for col, (figure, name, key) in zip(st.columns([1, 1, 2]), ((F.memory_figure, "memory", "fig_mem"), (
+            F.memory_change_figure, "memory-change", "fig_dmem"), (F.weights_over_time_figure, "weights", "fig_wot"))):
+        with col:
+            chart(figure(trace, t), f"{name}-{base}", teacher, K + key)
     st.caption("Memory colours are fixed for the whole run (blue < 0 < red); weights use a fixed 0–1 scale, "
                "so a flat, unfocused weighting looks flat. Hover for exact values; the camera icon saves a PNG.")
 
@@ -123,8 +110,7 @@ def step_view(trace, teacher: bool) -> None:
         st.subheader(f"{head.name.capitalize()} head: how it addresses memory at t = {t}")
         stages = head.stages()
         params = F.stage_parameters(head, t)
-        # Wider columns for longer equations, so each is shown whole; the figure's panels follow.
-        widths = [min(max(len(stage.equation) / 60, 1.0), 1.6) for stage in stages]
+        widths = F.stage_widths(head)             # the figure's panels line up with these columns
         for j, (col, stage) in enumerate(zip(st.columns(widths, gap="small"), stages)):
             with col:
                 st.markdown(f"**{j + 1}. {stage.label}**")
@@ -134,7 +120,7 @@ def step_view(trace, teacher: bool) -> None:
                     st.plotly_chart(F.shift_figure(head, t, height=140), key=f"{K}fig_shift_{i}",
                                     config=F.plotly_config(f"shift-{head.name}-{base}"))
                 elif param is not None:
-                    st.metric(param.get("name", param["field"]), f"{param['value']:.4g}")
+                    st.metric(param["label"], f"{param['value']:.4g}")
                 if not teacher:
                     st.code(stage.code, language="python", wrap_lines=True)
         chart(F.addressing_figure(head, t, widths=widths), f"addressing-{head.name}-{base}", teacher,
@@ -150,12 +136,11 @@ st.markdown("Pick a trained machine and a sequence, then move through time: ever
 
 entries = catalogue()
 steppable = [e for e in entries if e.model_type == "ntm" or not e.usable]
-others = [e.id for e in entries if e not in steppable]
-not_listed = (f" ({', '.join(others)} cannot be stepped through: LSTM baselines have no memory or heads to show.)"
-              if others else "")
+others = plain(f"Not listed: {', '.join(e.id for e in entries if e not in steppable)} (LSTM baselines have no "
+               "memory or heads to step through).", 300) if len(steppable) < len(entries) else ""
 if not steppable:
     st.info("There are no NTM presets yet. Train one on the Train page, or with `python -m ntm train --task copy "
-            "--preset-out presets/copy`, then reload this page." + plain(not_listed, 300))
+            f"--preset-out presets/copy`, then reload this page. {others}")
     st.stop()
 by_id = {e.id: e for e in steppable}
 ids = list(by_id)
@@ -179,8 +164,7 @@ cols = st.columns([3, 2, 1.2, 1.2]) if not teacher else st.columns([3, 1.2, 1.2,
 cols[0].selectbox("Preset", ids, key=K + "preset", format_func=lambda i: f"{i} — {by_id[i].summary}",
                   persist_state="session")
 if others:
-    cols[0].caption(plain(f"Not listed: {', '.join(others)} (LSTM baselines have no memory or heads to step "
-                          "through).", 300))
+    cols[0].caption(others)
 entry = by_id[st.session_state[K + "preset"]]
 try:
     preset = load(str(entry.path), entry.stamp)
@@ -188,7 +172,6 @@ except BundleError as exc:
     st.error(plain(f"Preset {entry.id} cannot be opened: {exc}", 600))
     st.stop()
 task = preset.task
-editable = task.sequence_width is not None
 
 url_bits = st.session_state.pop(K + "url_bits", None)     # checked now that the vector width is known
 if url_bits is not None:
@@ -198,15 +181,14 @@ if url_bits is not None:
         st.session_state[K + "source"] = "bits"
         new_editor(bits)
 
-if not editable or teacher:
-    source = st.session_state.get(K + "source", "random") if editable else "random"
-    if editable and teacher and source == "bits":
-        cols[1].caption("Input: your own bits (turn teacher mode off to edit them)")
-    seed_col, len_col = (cols[2], cols[3]) if not teacher else (cols[1], cols[2])
-else:
+seed_col, len_col = (cols[1], cols[2]) if teacher else (cols[2], cols[3])
+if task.sequence_width is not None and not teacher:
     source = cols[1].radio("Input", list(SOURCES), format_func=SOURCES.get, key=K + "source", horizontal=True,
                            persist_state="session")
-    seed_col, len_col = cols[2], cols[3]
+else:
+    source = st.session_state.get(K + "source", "random") if task.sequence_width else "random"
+    if source == "bits":
+        cols[3].caption("Input: your own bits (turn teacher mode off to edit them)")
 seed = seed_col.number_input("Seed", 0, sv.MAX_SEED, key=K + "seed", step=1, persist_state="session",
                              help="Seeds the random sequence (and repeat-copy's repeat count).")
 length = st.session_state[K + "length"]
@@ -238,7 +220,7 @@ if source == "bits":
     length = len(bits)
 
 for w in warnings:
-    warn(w)
+    st.warning(plain(w, 600))
 view = sv.View(entry.id, int(seed), int(length), bits)
 written = view.url()                                     # the URL says exactly what is shown
 st.query_params.pop("length" if bits is not None else "bits", None)
@@ -250,15 +232,11 @@ except (BundleError, ValueError, RuntimeError) as exc:
     st.error(f"The machine could not run on this input: {plain(exc, 300)}")
     st.stop()
 
-last = trace.steps - 1
-url_t = st.session_state.pop(K + "url_t", None)
-if url_t is not None:
-    wanted, problem = sv.check_t(url_t, last)
-    if problem:
-        warn(problem)
-    set_t(wanted)
-if st.session_state.get(K + "t", 0) != min(max(int(st.session_state.get(K + "t", 0)), 0), last):
-    set_t(min(max(int(st.session_state.get(K + "t", 0)), 0), last))
+t, problem = sv.check_t(st.session_state.pop(K + "url_t", None), trace.steps - 1, st.session_state.get(K + "t", 0))
+if problem:
+    st.warning(plain(problem, 600))
+if t != st.session_state.get(K + "t"):
+    set_t(t)
 
 if not teacher:
     d1, d2 = st.columns([1, 3], vertical_alignment="center")
@@ -268,6 +246,5 @@ if not teacher:
     d2.caption(f"{trace.steps} timesteps · {task.name} task · {trace.bit_errors()} bit errors in total. The JSON "
                "holds every recorded quantity; reload it with `ntm.trace.Trace.from_json`.")
 
-playing = st.session_state.get(K + "playing", False)
-st.session_state[K + "ticking"] = playing
+st.session_state[K + "ticking"] = playing = st.session_state.get(K + "playing", False)
 st.fragment(run_every=PLAY_INTERVAL if playing else None)(step_view)(trace, teacher)

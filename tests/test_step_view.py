@@ -84,3 +84,20 @@ def test_why_not_explains_a_folder_that_is_not_a_usable_preset(tmp_path, monkeyp
     (tmp_path / "half").mkdir()
     assert "has no config.json" in sv.why_not("half")
     assert sv.why_not("..") == "" and sv.why_not("nothing") == "" and sv.why_not("x" * 300) == ""
+
+
+def test_play_ticks_once_per_interval_and_stops_at_the_end():
+    assert sv.play_tick(3, 9, last_tick=10.0, now=10.2, interval=0.7) == (3, 10.0, True)     # too early
+    assert sv.play_tick(3, 9, last_tick=10.0, now=10.6, interval=0.7) == (4, 10.6, True)
+    assert sv.play_tick(8, 9, last_tick=0.0, now=5.0, interval=0.7) == (9, 5.0, False)      # reached the end
+
+
+def test_step_caption_names_the_phase_and_the_errors(tmp_path):
+    task = make_task("copy", seq_width=4, max_len=6)
+    torch.manual_seed(0)
+    model = NTM(NTMConfig(task.input_size, task.output_size, controller_size=8, memory_slots=8, memory_width=4))
+    trace = sv.record_view(load_preset(save_preset(tmp_path / "p", model, task, {}, "t")), sv.View("p", 0, 2))
+    assert sv.step_caption(trace, 0) == "of 4 · input phase: the output is not scored"
+    errors = int(trace.bit_errors_per_step()[3])
+    assert sv.step_caption(trace, 3).startswith("of 4 · answer phase: the output is scored · "
+                                                f"{errors} wrong bit")

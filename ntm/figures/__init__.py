@@ -11,7 +11,7 @@ its heads carry), so data flows one way: model -> trace -> figures -> pages.
     training.py     training curves, sample predictions, generalisation by length
 """
 
-from ntm.figures.addressing import (addressing_figure, format_parameter, matrix_figure, shift_figure,
+from ntm.figures.addressing import (addressing_figure, format_parameter, matrix_figure, shift_figure, stage_widths,
                                     similarity_figure, stage_figure, stage_parameters, weighting_figure)
 from ntm.figures.common import (CURSOR_NAME, MEMORY_COLORSCALE, WEIGHT_COLORSCALE, WEIGHT_RANGE, change_range,
                                 cursor_shape, enlarge, memory_range, plotly_config, set_cursor)
@@ -24,7 +24,7 @@ __all__ = [
     "WEIGHT_RANGE", "WEIGHT_COLORSCALE", "MEMORY_COLORSCALE", "CURSOR_NAME", "memory_range", "change_range",
     "cursor_shape", "set_cursor", "plotly_config", "enlarge", "sequence_figure", "memory_figure",
     "memory_change_figure", "weights_over_time_figure", "stage_parameters", "format_parameter",
-    "addressing_figure", "shift_figure", "vector_panels", "vectors_figure", "weighting_figure", "stage_figure",
+    "addressing_figure", "stage_widths", "shift_figure", "vector_panels", "vectors_figure", "weighting_figure", "stage_figure",
     "similarity_figure", "matrix_figure", "curves_figure", "sample_figure", "generalisation_figure",
     "examples_figure", "format_duration",
 ]

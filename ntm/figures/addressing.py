@@ -53,6 +53,12 @@ def format_parameter(param: dict[str, Any]) -> str:
     return f"{param['symbol']} = {value:.4g}"
 
 
+def stage_widths(head: HeadRecord) -> list[float]:
+    """Relative widths of a head's stage panels: wider for longer equations (so text laid out above
+    each panel shows its equation whole), between 1 and 1.6."""
+    return [min(max(len(stage.equation) / 60, 1.0), 1.6) for stage in head.stages()]
+
+
 def addressing_figure(head: HeadRecord, t: int, height: int = 280,
                       widths: Sequence[float] | None = None) -> go.Figure:
     """One head at ``t``: each addressing stage's weighting as bars over the slots, side by side.

@@ -7,6 +7,7 @@ presets folder instead of presets/, and NTM_EXPLORER_DATA at a temporary data fo
 
 import json
 import re
+import time
 
 import numpy as np
 import pytest
@@ -172,6 +173,7 @@ def test_play_advances_one_step_per_tick_and_pause_stops():
     at = open_page(length=2)
     at.button(key="st_play").click().run()
     assert at.session_state["st_playing"] and timestep(at) == 0
+    at.session_state["st_last_tick"] = time.monotonic() + 3600   # the interval has not passed yet
     at.run()                                    # a tick before the interval has passed: no step
     assert timestep(at) == 0
     at.session_state["st_last_tick"] = 0.0      # the interval has passed since the last step
