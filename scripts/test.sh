@@ -23,8 +23,8 @@ for tool in java mvn; do
     fi
 done
 
-echo "== installing Python packages (requirements-dev.txt)"
-python3 -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+echo "== installing Python packages (requirements-dev.txt) and this project (editable)"
+python3 -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
 
 echo "== running the tests"
 exec python3 -m pytest "$@"
