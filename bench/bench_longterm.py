@@ -13,6 +13,8 @@ answers from its HNSW vector index and re-scores the candidates exactly).
 Neo4j: a throwaway server is built and started on 127.0.0.1 (scripts/neo4j/manage.py) and
 stopped afterwards. ``--use-env-neo4j`` uses NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD instead;
 that database's propositions, relations and training logs are DELETED first.
+
+Run from the project folder after ``pip install -e .`` (the script imports the installed ``ntm``).
 """
 
 from __future__ import annotations
@@ -24,17 +26,14 @@ import os
 import platform
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from ntm.longterm import RELATION_TYPES, Proposition, Relation, open_store  # noqa: E402
+from ntm.io import ROOT
+from ntm.longterm import RELATION_TYPES, Proposition, Relation, open_store
 
 BATCH = 1000
 K = 10

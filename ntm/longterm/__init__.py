@@ -6,19 +6,37 @@
     with open_store("neo4j") as store:          # NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD
         ...
 
-Backends: ``embedded`` (networkx + numpy, one JSON file, no server) and ``neo4j`` (the
-official driver; parameterised, batched, idempotent Cypher). See ``base`` for the graph
-model and ``docs/longterm.md`` for Cypher examples and failure behaviour. This package never
-imports torch or Streamlit (``embedding`` imports transformers lazily, when first used).
+One concern per module, imported in this order (no cycles):
+
+    errors.py        the errors raised on purpose (each message says what to do)
+    records.py       Proposition, Relation, TrainingLog, Neighbour, Link, Graph; ids; checks
+    codec.py         the JSON graph export: graph_to_json, graph_from_json (streamed, checked)
+    paths.py         where the embedded store lives; paths as users see them
+    store.py         LongTermStore, the interface (writes, JSON import/export written once)
+    embedded.py      EmbeddedStore: networkx + numpy, one JSON file, no server
+    neo4j_store.py   Neo4jStore: the official driver; parameterised, batched, idempotent Cypher
+    render.py        the graph as an offline vis-network page, and its sandboxed frame
+    examples.py      a small NLI example graph
+    embedding.py     all-MiniLM-L6-v2 sentence embeddings (imports torch lazily, when first used)
+
+See ``docs/longterm.md`` for Cypher examples and failure behaviour. This package never imports
+the NTM model or Streamlit, and imports torch only inside ``embedding.embed``.
 """
 
 from __future__ import annotations
 
-from .base import (
-    DEFAULT_RUN, RELATION_TYPES, DimensionMismatch, Graph, InvalidGraphData, Link, LongTermStore,
-    LongTermStoreError, LongTermStoreUnavailable, Neighbour, Proposition, Relation, TrainingLog,
-    UnknownProposition, data_dir, default_store_path, graph_from_json, proposition_id,
+from ..io import data_dir
+from .codec import MAX_IMPORT_MB, graph_from_json, graph_to_json
+from .errors import (
+    DimensionMismatch, InvalidGraphData, LongTermStoreCorrupt, LongTermStoreError, LongTermStoreUnavailable,
+    UnknownProposition,
 )
+from .paths import default_store_path, shown_path
+from .records import (
+    DEFAULT_RUN, RELATION_TYPES, Graph, Link, Neighbour, Proposition, Relation, TrainingLog, proposition_id,
+    short_text,
+)
+from .store import LongTermStore
 
 BACKENDS = ("embedded", "neo4j")
 
@@ -43,8 +61,8 @@ def open_store(backend: str = "embedded", **kw) -> LongTermStore:
 
 
 __all__ = [
-    "BACKENDS", "DEFAULT_RUN", "RELATION_TYPES", "DimensionMismatch", "Graph", "InvalidGraphData", "Link",
-    "LongTermStore", "LongTermStoreError", "LongTermStoreUnavailable", "Neighbour", "Proposition", "Relation",
-    "TrainingLog", "UnknownProposition", "data_dir", "default_store_path", "graph_from_json", "open_store",
-    "proposition_id",
+    "BACKENDS", "DEFAULT_RUN", "MAX_IMPORT_MB", "RELATION_TYPES", "DimensionMismatch", "Graph", "InvalidGraphData",
+    "Link", "LongTermStore", "LongTermStoreCorrupt", "LongTermStoreError", "LongTermStoreUnavailable", "Neighbour",
+    "Proposition", "Relation", "TrainingLog", "UnknownProposition", "data_dir", "default_store_path",
+    "graph_from_json", "graph_to_json", "open_store", "proposition_id", "short_text", "shown_path",
 ]

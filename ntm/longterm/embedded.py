@@ -34,19 +34,17 @@ import networkx as nx
 import numpy as np
 
 from ..io import atomic_write_text
-from .base import (
-    Graph, InvalidGraphData, Link, LongTermStore, LongTermStoreError, Neighbour, Proposition,
-    Relation, TrainingLog, UnknownProposition, as_embedding, check_dimension, default_store_path,
-    make_log, RELATION_TYPES,
+from .errors import InvalidGraphData, LongTermStoreCorrupt, LongTermStoreError, UnknownProposition
+from .paths import default_store_path, shown_path
+from .records import (
+    Graph, Link, Neighbour, Proposition, Relation, TrainingLog, as_embedding, check_dimension, check_direction,
+    make_log, relation_types,
 )
+from .store import LongTermStore
 
 FILE_FORMAT = "ntm-explorer/longterm-embedded"
 FILE_VERSION = 1
 _UNREAD = object()          # "memory does not reflect any state of the file yet"
-
-
-class LongTermStoreCorrupt(LongTermStoreError):
-    """The store file exists but cannot be read as a store."""
 
 
 def _encode_vec(v: np.ndarray | None) -> str | None:
@@ -83,7 +81,7 @@ class EmbeddedStore(LongTermStore):
         self._refresh()
         if dimension is not None and self._dimension != dimension:  # the file already has another D
             raise InvalidGraphData(
-                f"{self.path} holds {self._dimension}-dim embeddings but dimension={dimension} was asked for; "
+                f"{shown_path(self.path)} holds {self._dimension}-dim embeddings but dimension={dimension} was asked for; "
                 "use another file for another embedding model")
 
     # -- in memory -------------------------------------------------------------------
@@ -119,24 +117,29 @@ class EmbeddedStore(LongTermStore):
         self._file_id = file_id
 
     def _load(self) -> None:
+        where = shown_path(self.path)
         try:
             data = json.loads(self.path.read_bytes())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except OSError as exc:
             raise LongTermStoreCorrupt(
-                f"cannot read the long-term store {self.path} ({exc}); move the file aside to start "
+                f"cannot read the long-term store {where} ({exc.strerror or type(exc).__name__}); check the "
+                "file's permissions, or move it aside to start an empty store") from None
+        except (UnicodeDecodeError, RecursionError, ValueError) as exc:   # ValueError: JSON, int digits
+            raise LongTermStoreCorrupt(
+                f"cannot read the long-term store {where} ({type(exc).__name__}); move the file aside to start "
                 "an empty store, or restore it from an export") from None
         if not isinstance(data, dict) or data.get("format") != FILE_FORMAT:
             raise LongTermStoreCorrupt(
-                f"{self.path} is not an embedded long-term store file (format {FILE_FORMAT!r}); "
+                f"{where} is not an embedded long-term store file (format {FILE_FORMAT!r}); "
                 "to load a JSON graph export use import_json instead")
         if data.get("version") != FILE_VERSION:
-            raise LongTermStoreCorrupt(f"{self.path}: file version {data.get('version')!r} is not supported "
+            raise LongTermStoreCorrupt(f"{where}: file version {data.get('version')!r} is not supported "
                                        f"(this code reads version {FILE_VERSION})")
         try:
             dim = data.get("dimension")
             for n in data["nodes"]:
                 self._g.add_node(n["id"], text=n["text"], language=n["language"], run=n["run"])
-                v = _decode_vec(n.get("embedding_f32"), dim, f"{self.path}: node {n['id']!r}")
+                v = _decode_vec(n.get("embedding_f32"), dim, f"{where}: node {n['id']!r}")
                 if v is not None:
                     self._emb[n["id"]] = v
             for e in data["edges"]:
@@ -146,7 +149,7 @@ class EmbeddedStore(LongTermStore):
                 self._logs[g["id"]] = TrainingLog(g["id"], g["run"], g["timestamp"], g["kind"], g["count"],
                                                   tuple(g["proposition_ids"]), tuple(g["relation_keys"]))
         except (KeyError, TypeError) as exc:
-            raise LongTermStoreCorrupt(f"{self.path}: missing or malformed field ({exc!r}); "
+            raise LongTermStoreCorrupt(f"{where}: missing or malformed field ({exc!r}); "
                                        "restore the file from an export") from None
         self._dimension = dim if dim is not None else self._fixed_dimension
 
@@ -166,8 +169,9 @@ class EmbeddedStore(LongTermStore):
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
         """Exclusive write: this thread, this file; fresh state in, saved state out.
-        If anything fails, memory is reloaded from the (untouched) file."""
-        with self._lock:
+        If anything fails, memory is reloaded from the (untouched) file; a failing disk
+        (full, read-only, no permission) is reported as LongTermStoreError."""
+        with self._lock, self._disk("write"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path.with_name(self.path.name + ".lock"), "a") as lock_file:
                 fcntl.flock(lock_file, fcntl.LOCK_EX)
@@ -182,6 +186,16 @@ class EmbeddedStore(LongTermStore):
                         raise
                 finally:
                     fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def _disk(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            raise LongTermStoreError(
+                f"cannot {doing} the long-term store {shown_path(self.path)} "
+                f"({exc.strerror or exc}); free some space or fix the folder's permissions, then retry "
+                "(nothing of this call was saved)") from None
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
@@ -285,9 +299,8 @@ class EmbeddedStore(LongTermStore):
 
     def neighbours(self, proposition_id: str, relation: str | Sequence[str] | None = None,
                    direction: str = "out") -> list[Link]:
-        types = _relation_filter(relation)
-        if direction not in ("out", "in", "both"):
-            raise ValueError(f"direction must be 'out', 'in' or 'both', not {direction!r}")
+        types = relation_types(relation)
+        check_direction(direction)
         with self._reading():
             if proposition_id not in self._g:
                 raise UnknownProposition(f"no proposition with id {proposition_id!r} in the store")
@@ -325,10 +338,3 @@ class EmbeddedStore(LongTermStore):
     def __repr__(self) -> str:
         return f"EmbeddedStore(path={str(self.path)!r})"
 
-
-def _relation_filter(relation: str | Sequence[str] | None) -> tuple[str, ...]:
-    types = RELATION_TYPES if relation is None else (relation,) if isinstance(relation, str) else tuple(relation)
-    bad = [t for t in types if t not in RELATION_TYPES]
-    if bad:
-        raise InvalidGraphData(f"unknown relation type(s) {bad}; use {', '.join(RELATION_TYPES)}")
-    return types

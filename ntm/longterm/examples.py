@@ -7,7 +7,7 @@ so loading the example twice changes nothing.
 
 from __future__ import annotations
 
-from .base import Proposition, Relation, proposition_id
+from .records import Proposition, Relation, proposition_id
 
 EXAMPLE_RUN = "example"
 
@@ -37,3 +37,10 @@ def example_graph(embed=None) -> tuple[list[Proposition], list[Relation]]:
     rels = [Relation(proposition_id(p), proposition_id(h), rel, conf, EXAMPLE_RUN)
             for p, rel, h, conf in EXAMPLE_TRIPLES]
     return props, rels
+
+
+def load_example(store, embed=None) -> tuple[int, int]:
+    """Write the example graph into ``store`` (run EXAMPLE_RUN; idempotent) and return how
+    many (propositions, relations) it has."""
+    props, rels = example_graph(embed)
+    return store.add_propositions(props), store.add_relations(rels)

@@ -27,15 +27,18 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .base import (
-    RELATION_TYPES, DimensionMismatch, Graph, InvalidGraphData, Link, LongTermStore, LongTermStoreError,
-    LongTermStoreUnavailable, Neighbour, Proposition, Relation, TrainingLog, UnknownProposition, as_embedding,
-    check_dimension, make_log,
+from .errors import (
+    DimensionMismatch, InvalidGraphData, LongTermStoreError, LongTermStoreUnavailable, UnknownProposition,
 )
+from .records import (
+    RELATION_TYPES, Graph, Link, Neighbour, Proposition, Relation, TrainingLog, as_embedding, check_dimension,
+    check_direction, make_log, relation_types,
+)
+from .store import LongTermStore
 
 VECTOR_INDEX = "proposition_embedding"
 BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
@@ -90,6 +93,20 @@ def _settings(uri, user, password, database) -> tuple[str, str, str, str | None]
     return (uri, user or os.environ.get("NEO4J_USER") or "neo4j",
             password if password is not None else os.environ.get("NEO4J_PASSWORD", ""),
             database or os.environ.get("NEO4J_DATABASE") or None)
+
+
+def neo4j_settings(secrets: Mapping[str, Any] | None = None,
+                   environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
+    """``{"uri", "user", "password"}`` for a Neo4j store: from NEO4J_URI / NEO4J_USER /
+    NEO4J_PASSWORD when NEO4J_URI is set, else from ``secrets`` (the app's secrets.toml:
+    a ``[neo4j]`` table with ``uri``, ``user``, ``password``, or top-level ``NEO4J_*`` keys)."""
+    environ = os.environ if environ is None else environ
+    settings = {k: environ.get(f"NEO4J_{k.upper()}") for k in ("uri", "user", "password")}
+    if not settings["uri"] and secrets:
+        table = secrets.get("neo4j")
+        table = table if isinstance(table, Mapping) else {}
+        settings = {k: table.get(k) or secrets.get(f"NEO4J_{k.upper()}") for k in settings}
+    return {k: None if v is None else str(v) for k, v in settings.items()}
 
 
 def _row_to_proposition(row: dict) -> Proposition:
@@ -355,12 +372,10 @@ class Neo4jStore(LongTermStore):
 
     def neighbours(self, proposition_id: str, relation: str | Sequence[str] | None = None,
                    direction: str = "out") -> list[Link]:
-        from .embedded import _relation_filter
-        types = list(_relation_filter(relation))
+        types = list(relation_types(relation))
         patterns = {"out": ["(a)-[r]->(b:Proposition)"], "in": ["(a)<-[r]-(b:Proposition)"],
                     "both": ["(a)-[r]->(b:Proposition)", "(a)<-[r]-(b:Proposition)"]}
-        if direction not in patterns:
-            raise ValueError(f"direction must be 'out', 'in' or 'both', not {direction!r}")
+        check_direction(direction)
         rows_all: list[dict] = []
         for pattern in patterns[direction]:
             rows = self._run(

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from ntm.io import ROOT
-from ntm.longterm import InvalidGraphData, Proposition, Relation, open_store
+from ntm.longterm import InvalidGraphData, LongTermStoreError, Proposition, Relation, open_store
 from ntm.longterm.embedded import EmbeddedStore, LongTermStoreCorrupt
 
 
@@ -54,7 +54,7 @@ def test_a_failed_save_leaves_file_and_memory_as_before(tmp_path, monkeypatch):
         raise OSError("simulated crash before the rename")
 
     monkeypatch.setattr("ntm.longterm.embedded.os.replace", crash)
-    with pytest.raises(OSError, match="simulated"):
+    with pytest.raises(LongTermStoreError, match=r"cannot write the long-term store g\.json \(simulated"):
         store.add_propositions([Proposition("b", "lost", embedding=vec(2))])
     monkeypatch.undo()
     assert path.read_bytes() == before_bytes

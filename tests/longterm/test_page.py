@@ -1,5 +1,7 @@
-"""The long-term memory page (Streamlit AppTest): it loads, the example graph, search, adding,
-import errors, clearing a run, and a Neo4j server that is down shows an error, not a traceback."""
+"""The long-term memory page (Streamlit AppTest, through app.py so flashed messages are drawn):
+it loads, the example graph, search, adding, import errors, clearing a run, every write's
+message is seen after its rerun, user text is echoed as text, no absolute path is shown, and
+a Neo4j server that is down shows an error, not a traceback."""
 
 from __future__ import annotations
 
@@ -16,8 +18,11 @@ from streamlit.testing.v1 import AppTest
 
 from ntm.io import ROOT
 from ntm.longterm import proposition_id
+from ntm.longterm.render import FRAME_SANDBOX
 
-PAGE = str(ROOT / "pages" / "long_term_memory.py")
+APP = str(ROOT / "app.py")
+PAGE_FILE = "pages/long_term_memory.py"
+PAGE = str(ROOT / PAGE_FILE)
 OUTSIDE = re.compile(r"""(?:\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//)""", re.IGNORECASE)
 
 
@@ -31,17 +36,35 @@ def data_dir(tmp_path, monkeypatch):
     st.cache_resource.clear()
 
 
-def run_page() -> AppTest:
-    return AppTest.from_file(PAGE, default_timeout=180).run()
+def run_page(secrets: dict | None = None) -> AppTest:
+    """The page as users get it: app.py (which draws the flashed messages), then this page."""
+    at = AppTest.from_file(APP, default_timeout=180)
+    for key, value in (secrets or {}).items():
+        at.secrets[key] = value
+    at.run()
+    return at.switch_page(PAGE_FILE).run()
 
 
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def text(markdown: str) -> str:
+    """What a Markdown body escaped with ``plain`` shows: the text without its backslashes."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def errors(at: AppTest) -> list[str]:
+    return [text(e.value) for e in at.error]
+
+
+def successes(at: AppTest) -> list[str]:
+    return [text(s.value) for s in at.success]
+
+
 def no_problem(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+    assert not at.error, errors(at)
 
 
 def free_port() -> int:
@@ -56,27 +79,42 @@ def load_example(at: AppTest) -> AppTest:
     return at
 
 
-def test_loads_empty_with_no_error(data_dir):
+def upload(at: AppTest, name: str, content: bytes) -> AppTest:
+    at.file_uploader(key="import_file").set_value((name, content, "application/json")).run()
+    return at.button(key="import").click().run()
+
+
+def every_text(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "error", "success", "warning")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_loads_empty_with_no_error_and_no_absolute_path(data_dir):
     at = run_page()
     no_problem(at)
     assert at.title[0].value == "Long-term memory"
     assert metrics(at)["Propositions"] == "0"
     assert any("graph is empty" in i.value for i in at.info)
-    assert str(data_dir) in " ".join(c.value for c in at.caption)
+    assert any("Stored in longterm/graph.json under the data folder" in text(c.value) for c in at.caption)
+    assert str(data_dir) not in every_text(at) and str(ROOT) not in every_text(at)
 
 
 def test_load_example_search_and_graph(data_dir):
     at = load_example(run_page())
+    assert any("Loaded 9 propositions and 8 relations (run example)." in s for s in successes(at))
     assert metrics(at)["Propositions"] == "9" and metrics(at)["Relations"] == "8"
     assert metrics(at)["Embedding size D"] == "384"
     assert (data_dir / "longterm" / "graph.json").exists()          # persisted under NTM_EXPLORER_DATA
     frames = at.get("iframe")
     assert len(frames) == 1
-    html = frames[0].proto.srcdoc or frames[0].proto.src
+    html = frames[0].proto.srcdoc
+    assert f'sandbox="{FRAME_SANDBOX}"' in html and "allow-same-origin" not in html
     assert "A man is playing a guitar on stage." in html and not OUTSIDE.search(html)
 
     at.text_input(key="search_text").input("somebody makes music").run()
     no_problem(at)
+    assert not at.success                                              # a message is shown once
     table = at.dataframe[0].value
     assert table["text"].iloc[0] in ("A man is performing music.", "Someone is making a sound.")
     assert list(table["cosine"]) == sorted(table["cosine"], reverse=True)
@@ -85,43 +123,68 @@ def test_load_example_search_and_graph(data_dir):
     assert metrics(at)["Propositions"] == "9"
 
 
-def test_add_a_proposition_and_follow_relations(data_dir):
+def test_add_a_proposition_and_a_relation_and_follow_them(data_dir):
     at = run_page()
     at.text_area(key="new_text").input("Ein Mann spielt Gitarre.")
     at.text_input(key="new_language").input("de")
     next(b for b in at.button if b.label == "Add").click().run()
     no_problem(at)
     assert metrics(at)["Propositions"] == "1"
+    assert any("Added Ein Mann spielt Gitarre." in s and "run manual" in s for s in successes(at))
     load_example(at)
-    at.selectbox(key="follow_id").set_value(proposition_id("A man is playing a guitar on stage.")).run()
+    guitar = proposition_id("A man is playing a guitar on stage.")
+    at.selectbox(key="rel_source").set_value(proposition_id("Ein Mann spielt Gitarre."))
+    at.selectbox(key="rel_target").set_value(guitar)
+    next(b for b in at.button if b.label == "Add relation").click().run()
     no_problem(at)
+    assert metrics(at)["Relations"] == "9"
+    assert any("Ein Mann spielt Gitarre. —ENTAILS→ A man is playing a guitar on stage." in s for s in successes(at))
+    at.selectbox(key="follow_id").set_value(guitar).run()
+    no_problem(at)
+    at.radio(key="follow_direction").set_value("both").run()
     relations = list(at.dataframe[-1].value["relation"])
-    assert relations == ["→ CONTRADICTS", "→ ENTAILS", "→ NEUTRAL"]
+    assert relations == ["→ CONTRADICTS", "→ ENTAILS", "← ENTAILS", "→ NEUTRAL"]
+
+
+def test_user_text_is_echoed_as_text_not_markdown():
+    evil = "**bold** [a link](http://evil.example/x) ![img](http://evil.example/y.png) `code`"
+    at = run_page()
+    at.text_area(key="new_text").input(evil)
+    at.text_input(key="new_run").input("run ![x](http://evil.example/z)")
+    next(b for b in at.button if b.label == "Add").click().run()
+    no_problem(at)
+    (message,) = [s.value for s in at.success]
+    assert "](http" not in message and "**bold**" not in message and "`code`" not in message
+    assert "\\*\\*bold\\*\\*" in message and "evil" in text(message)
+
+
+def test_page_stays_within_its_line_budget():
+    assert len((ROOT / PAGE_FILE).read_text(encoding="utf-8").splitlines()) <= 250
 
 
 @pytest.mark.parametrize("content, message", [
     (b"{not json", "not valid JSON"),
     (b'{"nodes": [{"id": "a", "text": "x"}], "edges": [{"source": "a", "target": "zz"}]}', "'zz' is not the id"),
     (b'{"hello": "world"}', "'nodes' list"),
+    (b'{"nodes": [' * 100_000 + b']' * 100_000 + b'}', "nested too deeply"),
+    (b'{"nodes": [{"id": "a", "text": "x", "embedding": [' + b"9" * 5000 + b']}]}', "too long"),
+    (b'{"nodes": [{"id": "a", "text": "lone \\ud800 surrogate"}]}', "lone surrogate"),
 ])
 def test_bad_import_file_shows_an_error(content, message):
-    at = run_page()
-    at.file_uploader(key="import_file").set_value(("bad.json", content, "application/json")).run()
-    at.button(key="import").click().run()
-    assert not at.exception
-    assert any(message in e.value and "bad.json" in e.value for e in at.error), [e.value for e in at.error]
+    at = upload(run_page(), "bad.json", content)
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(message in e and "bad.json" in e for e in errors(at)), errors(at)
     assert metrics(at)["Propositions"] == "0"
 
 
-def test_import_a_fork_export():
+def test_import_a_fork_export_counts_a_repeated_edge_once():
     fork = {"nodes": [{"id": "0", "text": "Node_0", "embedding": None},
                       {"id": "1", "text": "A dog runs.", "embedding": [0.1, 0.2, 0.3]}],
-            "edges": [{"source": "0", "target": "1"}]}
-    at = run_page()
-    at.file_uploader(key="import_file").set_value(("fork.json", json.dumps(fork).encode(), "application/json")).run()
-    at.button(key="import").click().run()
+            "edges": [{"source": "0", "target": "1"}, {"source": "0", "target": "1"}]}
+    at = upload(run_page(), "fork.json", json.dumps(fork).encode())
     no_problem(at)
-    assert any("Imported 2 propositions and 1 relations" in s.value for s in at.success)
+    assert any("Imported 2 propositions and 1 relations from fork.json." in s for s in successes(at)), successes(at)
+    assert metrics(at)["Relations"] == "1"
 
 
 def test_clear_a_run(data_dir):
@@ -131,6 +194,8 @@ def test_clear_a_run(data_dir):
     at.button(key="clear").click().run()
     no_problem(at)
     assert metrics(at)["Propositions"] == "0"
+    assert any("Removed 9 propositions, 8 relations and 2 training logs of run example." in s
+               for s in successes(at)), successes(at)
 
 
 def test_neo4j_server_down_shows_an_error_not_an_exception(monkeypatch):
@@ -139,7 +204,7 @@ def test_neo4j_server_down_shows_an_error_not_an_exception(monkeypatch):
     at = run_page()
     at.radio(key="backend").set_value("neo4j").run()
     assert not at.exception
-    assert any("Neo4j is not available" in e.value and "manage.py start" in e.value for e in at.error)
+    assert any("Neo4j is not available" in e and "manage.py start" in e for e in errors(at)), errors(at)
     at.radio(key="backend").set_value("embedded").run()              # the page keeps working
     no_problem(at)
     assert metrics(at)["Propositions"] == "0"
@@ -147,12 +212,10 @@ def test_neo4j_server_down_shows_an_error_not_an_exception(monkeypatch):
 
 def test_neo4j_settings_come_from_secrets():
     port = free_port()
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.secrets["neo4j"] = {"uri": f"bolt://127.0.0.1:{port}", "user": "neo4j", "password": "x"}
-    at.run()
+    at = run_page(secrets={"neo4j": {"uri": f"bolt://127.0.0.1:{port}", "user": "neo4j", "password": "x"}})
     at.radio(key="backend").set_value("neo4j").run()
     assert not at.exception
-    assert any(f"127.0.0.1:{port}" in e.value for e in at.error), [e.value for e in at.error]
+    assert any(f"127.0.0.1:{port}" in e for e in errors(at)), errors(at)
 
 
 @pytest.mark.neo4j
