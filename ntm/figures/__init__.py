@@ -9,6 +9,7 @@ its heads carry), so data flows one way: model -> trace -> figures -> pages.
     step.py         a recorded run at timestep t: sequences, memory, weightings over time, vectors
     addressing.py   addressing stages: one head at t (through its stage table), and the lab's figures
     training.py     training curves, sample predictions, generalisation by length
+    client.py       the Step-through views as data for the browser: each figure once, and what changes with t
 """
 
 from ntm.figures.addressing import (addressing_figure, format_parameter, matrix_figure, shift_figure, stage_widths,

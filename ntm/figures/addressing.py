@@ -85,12 +85,21 @@ def addressing_figure(head: HeadRecord, t: int, height: int = 280,
             data.append(_previous_line(np.asarray(prev), xaxis=xa, yaxis=ya))
         layout[axis_key(xa, "x")].update(title=dict(text="slot i"), showgrid=False, zeroline=False)
         layout[axis_key(ya, "y")].update(range=list(WEIGHT_RANGE), fixedrange=True)
-        label = f"{stage.symbol}  {stage.label}"
-        if stage.key in params and not isinstance(params[stage.key]["value"], dict):
-            label += f" · {format_parameter(params[stage.key])}"
-        annotations.append(panel_title(label, xa, ya, layout))
+        annotations.append(panel_title(stage_title(stage, params.get(stage.key)), xa, ya, layout))
     layout.update(coloraxis=weight_axis("w"), annotations=annotations, bargap=0.1)
-    return figure(data, layout, height=height, title=f"{head.name}: addressing at t = {t}", margin_top=70)
+    return figure(data, layout, height=height, title=addressing_title(head, t), margin_top=70)
+
+
+def addressing_title(head: HeadRecord, t: int) -> str:
+    return f"{head.name}: addressing at t = {t}"
+
+
+def stage_title(stage: Stage, param: dict[str, Any] | None) -> str:
+    """A stage panel's title: 'wᶜ  content · β = 3.214' (a shift distribution is drawn on its own)."""
+    label = f"{stage.symbol}  {stage.label}"
+    if param is not None and not isinstance(param["value"], dict):
+        label += f" · {format_parameter(param)}"
+    return label
 
 
 def shift_figure(head: HeadRecord, t: int, height: int = 160) -> go.Figure:
@@ -104,7 +113,11 @@ def shift_figure(head: HeadRecord, t: int, height: int = 160) -> go.Figure:
     layout = dict(xaxis=dict(title=dict(text="shift offset"), type="category"),
                   yaxis=dict(range=list(WEIGHT_RANGE), fixedrange=True),
                   margin=dict(l=40, r=10, t=28, b=30))
-    return figure(data, layout, height=height, title=f"shift distribution s at t = {t}", margin_top=28)
+    return figure(data, layout, height=height, title=shift_title(t), margin_top=28)
+
+
+def shift_title(t: int) -> str:
+    return f"shift distribution s at t = {t}"
 
 
 def _previous_line(previous: np.ndarray, **axes: str) -> dict[str, Any]:

@@ -38,7 +38,6 @@ def sequence_figure(trace: Trace, t: int) -> go.Figure:
         layout[axis_key(ya, "y")].update(title=dict(text=name), autorange="reversed", showgrid=False,
                                          zeroline=False)
         layout[axis_key(xa, "x")].update(showgrid=False, zeroline=False)
-    errors = int(trace.bit_errors())
     wrong = ((trace.outputs > 0.5) != (trace.targets > 0.5)) & trace.mask[:, None]
     err_t, err_bit = np.nonzero(wrong)
     out_x, out_y = axes[2][0]
@@ -55,9 +54,14 @@ def sequence_figure(trace: Trace, t: int) -> go.Figure:
     shapes.append(cursor_shape(t))
     layout.update(coloraxis=weight_axis("value"), shapes=shapes)
     layout[axis_key(out_x, "x")]["title"] = dict(text="timestep t")
-    title = (f"Input, target and output — {errors} bit error{'s' if errors != 1 else ''} "
-             f"in total, {int(trace.bit_errors_per_step()[t])} at t = {t}")
-    return figure(data, layout, height=360, title=title)
+    return figure(data, layout, height=360, title=sequence_title(trace, t))
+
+
+def sequence_title(trace: Trace, t: int) -> str:
+    """'Input, target and output — 3 bit errors in total, 1 at t = 12'."""
+    errors = int(trace.bit_errors())
+    return (f"Input, target and output — {errors} bit error{'s' if errors != 1 else ''} "
+            f"in total, {int(trace.bit_errors_per_step()[t])} at t = {t}")
 
 
 def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
@@ -77,14 +81,22 @@ def memory_figure(trace: Trace, t: int, height: int = 520) -> go.Figure:
     """M_t, the memory after step ``t`` (slots down, columns across), on the trace's fixed scale."""
     t = check_t(trace, t)
     return matrix_heatmap(trace.memory[t + 1], memory_range(trace), name="M", colorbar="M",
-                          height=height, title=f"Memory M after step {t}")
+                          height=height, title=memory_title(t))
 
 
 def memory_change_figure(trace: Trace, t: int, height: int = 520) -> go.Figure:
     """M after step ``t`` minus M before it: what step ``t`` erased and added."""
     t = check_t(trace, t)
     return matrix_heatmap(trace.memory_change(t), change_range(trace), name="ΔM", colorbar="ΔM",
-                          height=height, title=f"Change made by step {t}")
+                          height=height, title=memory_change_title(t))
+
+
+def memory_title(t: int) -> str:
+    return f"Memory M after step {t}"
+
+
+def memory_change_title(t: int) -> str:
+    return f"Change made by step {t}"
 
 
 # ---- weightings over time (the paper's Figure 6) ----------------------------------------------
@@ -151,4 +163,8 @@ def vectors_figure(trace: Trace, t: int, height: int = 250) -> go.Figure:
         layout[axis_key(ya, "y")].update(range=list(rng), fixedrange=True)
         annotations.append(panel_title(f"{head.name}: {label}", xa, ya, layout))
     layout.update(annotations=annotations)
-    return figure(data, layout, height=height, title=f"Vectors at t = {t}", margin_top=70)
+    return figure(data, layout, height=height, title=vectors_title(t), margin_top=70)
+
+
+def vectors_title(t: int) -> str:
+    return f"Vectors at t = {t}"
