@@ -170,8 +170,8 @@ st.button("Load example graph", key="load_example", on_click=on_load_example, ar
 
 labels = {p.id: short_text(p.text, 70) for p in graph.nodes} if graph else {}
 ids = sorted(labels, key=labels.get)
-add_tab, relate_tab, search_tab, follow_tab, io_tab, clear_tab = st.tabs(
-    ["Add proposition", "Add relation", "Search", "Follow relations", "Export / import", "Clear a run"])
+add_tab, relate_tab, search_tab, follow_tab, io_tab, clear_tab = st.tabs(    # a key: the open tab stays
+    ["Add proposition", "Add relation", "Search", "Follow relations", "Export / import", "Clear a run"], key="tab")
 
 with add_tab, st.form("add_proposition", clear_on_submit=True):
     st.text_area("Proposition", key="new_text", placeholder="A man is playing a guitar.")

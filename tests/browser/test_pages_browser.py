@@ -109,7 +109,7 @@ def test_long_term_memory_example_graph_is_searched_and_drawn_offline(app_server
     settled(page)
 
     # The graph: vis-network draws on a canvas inside the page's iframe, from in-line script only.
-    canvas = page.frame_locator("iframe").first.locator("canvas").first
+    canvas = page.frame_locator("iframe").first.frame_locator("iframe").first.locator("canvas").first  # sandboxed
     canvas.wait_for(timeout=WAIT)
     page.wait_for_timeout(1500)                     # let the physics layout settle
     graph = page.locator("iframe").first

@@ -14,10 +14,11 @@ import sys
 
 import pytest
 import streamlit as st
+import tomllib
 from streamlit.testing.v1 import AppTest
 
 from ntm.io import ROOT
-from ntm.longterm import proposition_id
+from ntm.longterm import MAX_IMPORT_MB, proposition_id
 from ntm.longterm.render import FRAME_SANDBOX
 
 APP = str(ROOT / "app.py")
@@ -185,6 +186,16 @@ def test_import_a_fork_export_counts_a_repeated_edge_once():
     no_problem(at)
     assert any("Imported 2 propositions and 1 relations from fork.json." in s for s in successes(at)), successes(at)
     assert metrics(at)["Relations"] == "1"
+
+
+def test_upload_size_is_limited_by_the_server_and_the_page(monkeypatch):
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["maxUploadSize"] == MAX_IMPORT_MB
+    at = run_page()
+    assert at.file_uploader(key="import_file").proto.max_upload_size_mb == MAX_IMPORT_MB
+    monkeypatch.setattr("ntm.longterm.codec.MAX_IMPORT_MB", 0)       # any file is now too large
+    at = upload(at, "big.json", b'{"nodes": []}')
+    assert any("big.json is larger than 0 MB, the most the app imports" in e for e in errors(at)), errors(at)
 
 
 def test_clear_a_run(data_dir):

@@ -1,15 +1,17 @@
-"""The graph page's HTML: self-contained (no outside URL), coloured by relation, labelled by
-text, with tooltips, and safe with hostile text."""
+"""The graph page's HTML: self-contained (no outside URL, a policy that allows no request),
+coloured by relation, labelled by text, with tooltips that are always text, safe with hostile
+text (with or without "href" or outside URLs in it), and shown in a sandboxed frame."""
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import re
 
 import pytest
 
 from ntm.longterm import Graph, Proposition, Relation
-from ntm.longterm.render import RELATION_COLOURS, graph_html, make_offline
+from ntm.longterm.render import RELATION_COLOURS, graph_html, make_offline, sandboxed_frame
 
 GRAPH = Graph(
     nodes=[Proposition("a", "A man is playing a guitar.", "en", run="demo"),
@@ -89,3 +91,51 @@ def test_make_offline_refuses_what_it_cannot_remove():
     with pytest.raises(ValueError, match="outside resource"):
         make_offline('<html><body><img src="https://example.com/a.png"></body></html>')
     assert "cdn" not in make_offline('<html><link href="https://cdn.example/x.css" rel="stylesheet"></html>')
+
+
+HREF_PAYLOAD = "<a href=x>a</a><img src=x onerror=alert(document.domain)>"
+
+
+def test_a_tooltip_containing_href_is_still_text():
+    """pyvis switches every tooltip to ``popup.innerHTML = title`` once any title contains
+    "href"; that mode must never be on, whatever the text."""
+    html = graph_html(Graph([Proposition("h", HREF_PAYLOAD, run="run with href=x"), Proposition("o", "ok")],
+                            [Relation("h", "o")]))
+    assert "popup.innerHTML" not in html and "div.popup" not in html
+    assert _dataset(html, "nodes")[0]["title"].startswith(HREF_PAYLOAD)        # the text, as data
+    assert html.count("<img") == graph_html(GRAPH).count("<img")
+
+
+@pytest.mark.parametrize("text", [
+    "Grandma wrote url(http://example.com/cat.png) on the card.",
+    "The link said href=http://example.com and nothing else.",
+    "<img src='https://evil.example/x.png'> src=//evil.example/y @import url(//evil.example/z.css)",
+])
+def test_text_that_mentions_an_outside_url_is_drawn_as_text(text):
+    html = graph_html(Graph([Proposition("u", text), Proposition("v", "ok")], [Relation("u", "v")]))
+    assert _dataset(html, "nodes")[0]["title"].startswith(text)
+    # The text is only inside the script's JSON strings, never an attribute or CSS of the page.
+    page = re.sub(r"new vis\.DataSet\(\[.*?\]\);", "new vis.DataSet([]);", html, flags=re.DOTALL)
+    assert not OUTSIDE.search(page) and text not in page
+
+
+def test_no_text_can_end_the_script_or_open_a_tag():
+    evil = "</script><script>alert(1)</script><!-- <style> & \u2028 \ud800"
+    html = graph_html(Graph([Proposition("e", "x")], []))
+    hostile = graph_html(Graph([Proposition("e", "ok " + evil.replace("\ud800", ""))], []))
+    data = re.search(r"nodes = new vis\.DataSet\((.*?)\);", hostile, re.DOTALL).group(1)
+    assert not set(data) & set("<>&") and data.isascii()
+    assert hostile.lower().count("<script") == html.lower().count("<script")
+    assert json.loads(data)[0]["title"].startswith("ok " + evil.replace("\ud800", ""))
+
+
+def test_the_page_allows_no_request_and_the_frame_is_sandboxed():
+    html = graph_html(GRAPH)
+    csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', html).group(1)
+    assert "default-src 'none'" in csp and "connect-src" not in csp and "http" not in csp
+    frame = sandboxed_frame(html, 480)
+    tag = re.match(r".*?(<iframe\b[^>]*>)", frame, re.DOTALL).group(1)
+    assert re.search(r'\bsandbox="allow-scripts"', tag) and "allow-same-origin" not in frame
+    assert 'height:480px' in tag and "<script" not in frame.split("srcdoc=")[0].lower()
+    srcdoc = re.search(r'srcdoc="([^"]*)"', frame).group(1)
+    assert "<" not in srcdoc and html_lib.unescape(srcdoc) == html

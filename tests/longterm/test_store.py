@@ -274,6 +274,14 @@ def test_imports_the_forks_export_format(store):
      "different lengths"),
     ({"nodes": [{"id": "a", "text": "x", "embedding": ["1"]}]}, "list of numbers"),
     ({"nodes": [{"id": "a", "text": "x", "embedding": [0, 0]}]}, "all zeros"),
+    ('{"nodes": [{"id": "a", "text": "x", "embedding": ' + "[" * 50_000 + "]" * 50_000 + "}]}", "nested too deeply"),
+    ('{"nodes": [{"id": "a", "text": "x", "embedding": [' + "1" * 5000 + "]}]}", "too long to read"),
+    ({"nodes": [{"id": "a", "text": "x"}], "edges": [{"source": "a", "target": "a", "confidence": 10**400}]},
+     "confidence"),
+    ({"nodes": [{"id": "a", "text": "x", "embedding": [1, 10**400]}]}, "embedding"),
+    ({"nodes": [], "training_logs": [{"id": "l", "run": "r", "timestamp": "t", "kind": "k", "count": 2**64}]},
+     "count must be between"),
+    (b'{"nodes": [{"id": "a", "text": "lone \\ud800 surrogate"}]}', "lone surrogate"),
 ])
 def test_bad_imports_are_refused_with_a_reason_and_write_nothing(store, bad, message):
     store.add_propositions([Proposition("keep", "kept", embedding=vec(1))])
@@ -311,3 +319,24 @@ def test_hostile_text_is_stored_and_read_back_verbatim(store, tmp_path):
     assert store.export_json() == exported
     assert store.runs() == ["run 'quoted' \\ 中文"]
     assert store.clear_run("run 'quoted' \\ 中文")["propositions"] == len(ps)
+
+
+def test_a_lone_surrogate_is_refused_before_anything_is_written(store):
+    """Valid JSON can carry "\\ud800"; neither a file nor the Neo4j driver can store it."""
+    store.add_propositions([Proposition("keep", "kept", embedding=vec(1))])
+    before = store.export_json()
+    with pytest.raises(InvalidGraphData, match="lone surrogate"):
+        store.add_propositions([Proposition("ok", "fine", embedding=vec(2)),
+                                Proposition("bad", "half an emoji \ud83e", embedding=vec(3))])
+    with pytest.raises(InvalidGraphData, match="lone surrogate"):
+        store.add_relations([Relation("keep", "keep", run="\udc00")])
+    assert store.export_json() == before
+
+
+def test_an_import_counts_a_repeated_edge_once(store):
+    data = {"nodes": [{"id": "a", "text": "x"}, {"id": "b", "text": "y"}],
+            "edges": [{"source": "a", "target": "b", "confidence": 0.5}, {"source": "a", "target": "b"},
+                      {"source": "b", "target": "a", "type": "NEUTRAL"}]}
+    assert store.import_json(data) == {"propositions": 2, "relations": 2, "training_logs": 0}
+    assert store.stats()["relations"] == 2
+    assert _links(store.neighbours("a")) == [("a", "ENTAILS", "b", "b", 1.0)]        # the last one given
