@@ -9,5 +9,6 @@ The float64 NumPy reference of every equation is ``ntm.dnc_reference``.
 """
 
 from .model import DNC, DNCConfig, DNCModel, DNCState, detach_state
+from .sparse import SDNC, SDNCConfig, SDNCModel
 
-__all__ = ["DNC", "DNCConfig", "DNCModel", "DNCState", "detach_state"]
+__all__ = ["DNC", "DNCConfig", "DNCModel", "DNCState", "detach_state", "SDNC", "SDNCConfig", "SDNCModel"]

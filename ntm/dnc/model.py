@@ -192,19 +192,26 @@ def stack_recording(initial: tuple[torch.Tensor, torch.Tensor], steps: list[dict
                 "read_content": s["read_content"][:, :, i], "forward": s["forward"][:, :, i],
                 "backward": s["backward"][:, :, i], "weights": s["read_weights"][:, :, i], "read": s["reads"][:, :, i]}
         for name, field in READ_FIELDS.items():
-            head[name] = s[f"xi.{field}"][:, :, i]
+            if f"xi.{field}" in s:                  # the sparse DNC has no free gates
+                head[name] = s[f"xi.{field}"][:, :, i]
         heads.append(head)
-    extras = {k: s[k] for k in ("retention", "usage", "precedence", "link") if k in s}
+    extras = {k: s[k] for k in ("retention", "usage", "precedence", "link", "last_access") if k in s}
     memory = torch.cat([memory0.detach().unsqueeze(1), s["memory"]], dim=1)
     return DNCRecording(memory, torch.stack(outputs, dim=1), heads, extras)
 
 
 def debug_record(recording: DNCRecording, index: int = 0) -> dict[str, np.ndarray]:
-    """pytorch-dnc's debug dict for sequence ``index``: NumPy arrays, time first."""
+    """pytorch-dnc's debug dict for sequence ``index``: NumPy arrays, time first.
+
+    For the sparse DNC ``usage_vector`` is each slot's last access step, and ``link_matrix`` is
+    left out when N is too large to rebuild it densely."""
+    extras = recording.extras
     read_weights = torch.stack([h["weights"][index] for h in recording.heads if h["kind"] == "read"], dim=1)
-    out = {"memory": recording.memory[index, 1:], "link_matrix": recording.extras["link"][index],
-           "precedence": recording.extras["precedence"][index], "read_weights": read_weights,
-           "write_weights": recording.heads[0]["weights"][index], "usage_vector": recording.extras["usage"][index]}
+    out = {"memory": recording.memory[index, 1:], "precedence": extras["precedence"][index],
+           "read_weights": read_weights, "write_weights": recording.heads[0]["weights"][index],
+           "usage_vector": extras["usage" if "usage" in extras else "last_access"][index]}
+    if "link" in extras:
+        out["link_matrix"] = extras["link"][index]
     return {k: v.float().cpu().numpy() for k, v in out.items()}
 
 
