@@ -1,7 +1,7 @@
 """Long-term memory of the dual-memory NTM: a graph of propositions behind one interface.
 
     from ntm.longterm import open_store, Proposition, Relation
-    with open_store() as store:                 # embedded, a local file (the default)
+    with open_store() as store:                 # embedded: one SQLite file, no server (the default)
         store.add_propositions([Proposition("p1", "A man is sleeping.", embedding=v)])
     with open_store("neo4j") as store:          # NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD
         ...
@@ -13,7 +13,9 @@ One concern per module, imported in this order (no cycles):
     codec.py         the JSON graph export: graph_to_json, graph_from_json (streamed, checked)
     paths.py         where the embedded store lives; paths as users see them
     store.py         LongTermStore, the interface (writes, JSON import/export written once)
-    embedded.py      EmbeddedStore: networkx + numpy, one JSON file, no server
+    vector_index.py  nearest-neighbour search kept in step with a database (NumPy exact, faiss IVF)
+    sqlite_store.py  SQLiteStore, the default: one SQLite database, incremental crash-safe writes
+    embedded.py      EmbeddedStore: networkx + numpy, one JSON file (the old default; migrates)
     neo4j_store.py   Neo4jStore: the official driver; parameterised, batched, idempotent Cypher
     render.py        the graph as an offline vis-network page, and its sandboxed frame
     examples.py      a small NLI example graph
@@ -38,20 +40,25 @@ from .records import (
 )
 from .store import LongTermStore
 
-BACKENDS = ("embedded", "neo4j")
+BACKENDS = ("embedded", "neo4j", "json")
 
 
 def open_store(backend: str = "embedded", **kw) -> LongTermStore:
     """Open a long-term store.
 
-    ``open_store("embedded", path=None, dimension=None)``: a local file (default
-    ``<NTM_EXPLORER_DATA or .data>/longterm/graph.json``).
+    ``open_store("embedded", path=None, dimension=None)``: an SQLite database (default
+    ``<NTM_EXPLORER_DATA or .data>/longterm/graph.sqlite3``; a ``.json`` path means the
+    ``.sqlite3`` beside it), into which the old JSON store beside it migrates on open.
+    ``open_store("json", path=None, dimension=None)``: the old JSON-file store itself.
     ``open_store("neo4j", uri=None, user=None, password=None, database=None, dimension=None,
     connect_timeout=5.0, ...)``: missing connection settings come from ``NEO4J_URI``,
     ``NEO4J_USER``, ``NEO4J_PASSWORD`` (and ``NEO4J_DATABASE``); raises
     LongTermStoreUnavailable within a few seconds if the server cannot be reached.
     """
     if backend == "embedded":
+        from .sqlite_store import SQLiteStore
+        return SQLiteStore(**kw)
+    if backend == "json":
         from .embedded import EmbeddedStore
         return EmbeddedStore(**kw)
     if backend == "neo4j":

@@ -26,7 +26,7 @@ def vec(seed: int, dim: int = 8) -> np.ndarray:
 
 def test_default_path_is_under_the_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("NTM_EXPLORER_DATA", str(tmp_path / "data"))
-    store = open_store()
+    store = open_store("json")
     store.add_propositions([Proposition("a", "x", embedding=vec(1))])
     assert store.path == tmp_path / "data" / "longterm" / "graph.json" and store.path.exists()
 
