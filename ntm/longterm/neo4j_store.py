@@ -109,6 +109,15 @@ def neo4j_settings(secrets: Mapping[str, Any] | None = None,
     return {k: None if v is None else str(v) for k, v in settings.items()}
 
 
+class _Rows(list):
+    """Query rows with a short repr. The driver (6.4) formats every RUN's parameters for its
+    debug log even when nothing logs (``" ".join(map(repr, fields))``): for 1,000 rows of 384-dim
+    embeddings that took longer than sending them (see bench/README.md)."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} rows>"
+
+
 def _row_to_proposition(row: dict) -> Proposition:
     emb = row.get("embedding")
     return Proposition(row["id"], row["text"] if row.get("text") is not None else "", row.get("language"),
@@ -251,8 +260,8 @@ class Neo4jStore(LongTermStore):
             self._create_vector_index(dim)
         committed = 0
         for batch in self._batches(props):
-            rows = [{"id": p.id, "text": p.text, "language": p.language, "run": p.run,
-                     "embedding": None if p.embedding is None else p.embedding.tolist()} for p in batch]
+            rows = _Rows({"id": p.id, "text": p.text, "language": p.language, "run": p.run,
+                          "embedding": None if p.embedding is None else p.embedding.tolist()} for p in batch)
             logs = [make_log(run, "propositions", proposition_ids=[p.id for p in batch if p.run == run]).to_json()
                     for run in sorted({p.run for p in batch})] if log else []
 
