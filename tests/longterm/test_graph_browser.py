@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ntm.longterm import Proposition, Relation
-from ntm.longterm.embedded import EmbeddedStore
+from ntm.longterm.sqlite_store import SQLiteStore
 from tests.browser.conftest import app_process, app_server, browser, page  # noqa: F401 - the fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -44,7 +44,7 @@ NODE_ON_SCREEN = """id => {
 
 @pytest.fixture
 def hostile_graph(app_server):  # noqa: F811 - the imported fixture
-    store = EmbeddedStore(app_server.data_dir / "longterm" / "graph.json")
+    store = SQLiteStore(app_server.data_dir / "longterm" / "graph.sqlite3")
     store.add_propositions([Proposition(pid, text, "en") for pid, text in HOSTILE.items()], run=RUN)
     ids = list(HOSTILE)
     store.add_relations([Relation(a, b, "CONTRADICTS", 0.5) for a, b in zip(ids, ids[1:])], run=RUN)

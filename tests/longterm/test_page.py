@@ -97,7 +97,7 @@ def test_loads_empty_with_no_error_and_no_absolute_path(data_dir):
     assert at.title[0].value == "Long-term memory"
     assert metrics(at)["Propositions"] == "0"
     assert any("graph is empty" in i.value for i in at.info)
-    assert any("Stored in longterm/graph.json under the data folder" in text(c.value) for c in at.caption)
+    assert any("Stored in longterm/graph.sqlite3 under the data folder" in text(c.value) for c in at.caption)
     assert str(data_dir) not in every_text(at) and str(ROOT) not in every_text(at)
 
 
@@ -106,7 +106,7 @@ def test_load_example_search_and_graph(data_dir):
     assert any("Loaded 9 propositions and 8 relations (run example)." in s for s in successes(at))
     assert metrics(at)["Propositions"] == "9" and metrics(at)["Relations"] == "8"
     assert metrics(at)["Embedding size D"] == "384"
-    assert (data_dir / "longterm" / "graph.json").exists()          # persisted under NTM_EXPLORER_DATA
+    assert (data_dir / "longterm" / "graph.sqlite3").exists()          # persisted under NTM_EXPLORER_DATA
     frames = at.get("iframe")
     assert len(frames) == 1
     html = frames[0].proto.srcdoc
