@@ -8,9 +8,10 @@ import torch
 from ntm.addressing import content_weights
 from ntm.dnc import SDNC, SDNCConfig, SDNCModel, detach_state
 from ntm.dnc import addressing as dense
-from ntm.dnc.sparse import (Sparse, SparseInterface, SparseLinkage, add_rows, coalesce, densify, gather_rows,
-                            initial_sparse_state, lookup, sparse_access_step, sparse_content_weights,
-                            sparse_directional_weights, sparse_next_state, sparse_temporal_linkage)
+from ntm.dnc.sparse import (Sparse, SparseInterface, coalesce, densify, gather_index, initial_sparse_state, lookup,
+                            new_table, row_norms, sparse_access_step, sparse_content_weights,
+                            sparse_directional_weights, sparse_next_state, sparse_temporal_linkage, table_add,
+                            table_gather)
 
 F64 = torch.float64
 
@@ -28,18 +29,32 @@ def test_coalesce_sums_repeats_and_keeps_the_largest():
     assert torch.autograd.gradcheck(lambda v: coalesce(torch.tensor([[3, 1, 3, 0]]), v, 3).value, (value,))
 
 
-def test_lookup_gather_and_add_rows_with_repeated_slots():
+def test_lookup_and_gather_with_repeated_slots():
     s = Sparse(torch.tensor([[1, 4, 1]]), torch.tensor([[0.25, 0.5, 0.125]]))
     torch.testing.assert_close(lookup(torch.tensor([[1, 0, 4]]), s), torch.tensor([[0.375, 0.0, 0.5]]))
-    table = torch.arange(12.0).reshape(2, 3, 2)
+    table = torch.arange(12).reshape(2, 3, 2)
     rows = torch.tensor([[2, 2], [0, 1]])
-    torch.testing.assert_close(gather_rows(table, rows), torch.stack([table[0, [2, 2]], table[1, [0, 1]]]))
-    out = add_rows(table, rows, torch.ones(2, 2, 2))
-    expected = table.clone()
-    expected[0, 2] += 2
-    expected[1, 0] += 1
-    expected[1, 1] += 1
-    torch.testing.assert_close(out, expected)
+    assert torch.equal(gather_index(table, rows), torch.stack([table[0, [2, 2]], table[1, [0, 1]]]))
+
+
+def test_journalled_table_values_and_gradients_match_out_of_place_updates():
+    g = torch.Generator().manual_seed(0)
+    start = torch.randn(2, 5, 3, generator=g, dtype=F64)
+    deltas = [torch.randn(2, 2, 3, generator=g, dtype=F64, requires_grad=True) for _ in range(3)]
+    rows = [torch.tensor([[1, 1], [0, 4]]), torch.tensor([[4, 1], [2, 2]]), torch.tensor([[0, 3], [4, 0]])]
+    query = torch.tensor([[1, 4, 0], [4, 2, 2]])
+    table, plain, got, expected = new_table(start), start.clone(), [], []
+    for r, d in zip(rows, deltas):
+        table = table_add(table, r, d)
+        plain = plain + torch.zeros_like(plain).index_put((torch.arange(2)[:, None].expand_as(r), r), d, accumulate=True)
+        got.append(table_gather(table, query))
+        expected.append(torch.stack([plain[b, query[b]] for b in range(2)]))
+    torch.testing.assert_close(table.data, plain.detach())
+    weights = [torch.randn(2, 3, 3, generator=g, dtype=F64) for _ in range(3)]
+    grads = torch.autograd.grad(sum((w * x).sum() for w, x in zip(weights, got)), deltas)
+    grads_expected = torch.autograd.grad(sum((w * x).sum() for w, x in zip(weights, expected)), deltas)
+    for a, b in zip(grads, grads_expected):
+        torch.testing.assert_close(a, b)
 
 
 # ---- with K = K_L = N the sparse DNC is the dense one ----------------------------------------------
@@ -81,8 +96,10 @@ def test_full_width_content_weights_equal_the_dense_ones():
     g = torch.Generator().manual_seed(0)
     memory = torch.randn(2, 7, 4, generator=g, dtype=F64)
     key, beta = torch.randn(2, 3, 4, generator=g, dtype=F64), 1 + 3 * torch.rand(2, 3, 1, generator=g, dtype=F64)
-    torch.testing.assert_close(densify(sparse_content_weights(memory, key, beta, 7), 7), content_weights(memory, key, beta))
-    top2 = sparse_content_weights(memory, key, beta, 2)
+    table, norms = new_table(memory), row_norms(memory)
+    torch.testing.assert_close(densify(sparse_content_weights(table, norms, key, beta, 7), 7),
+                               content_weights(memory, key, beta))
+    top2 = sparse_content_weights(table, norms, key, beta, 2)
     full = content_weights(memory, key, beta)
     assert (top2.index == full.topk(2, dim=-1).indices).all()
     torch.testing.assert_close(top2.value.sum(-1), torch.ones(2, 3, dtype=F64))
@@ -166,42 +183,36 @@ def test_allocation_fills_the_least_recently_used_slots_in_order_then_reuses_the
     assert written == [0, 1, 2, 3, 0, 1]
     assert state.last_access[0].tolist() == [4.0, 5.0, 2.0, 3.0]
     # A write gate of 0 writes nothing, so the same slot stays least recently used.
+    before = state.memory.data.clone()
     step = sparse_access_step(interface(torch.zeros(3), write_gate=0.0), state, 1)
-    assert int(step.lru[0]) == 2 and torch.equal(step.memory, state.memory)
+    assert int(step.lru[0]) == 2 and torch.equal(step.memory.data, before)
 
 
 # ---- gradients -------------------------------------------------------------------------------------
 
-def test_gradcheck_sparse_access_step():
-    b, n, w, r, k, kl = 1, 6, 3, 2, 2, 2
+def test_gradcheck_sparse_access_steps_through_the_journals():
+    # Three steps from an empty memory, every interface input differentiated: gradients reach earlier
+    # writes through the memory and link journals.
+    b, n, w, r, k, kl, steps = 1, 6, 3, 2, 2, 2, 3
     g = torch.Generator().manual_seed(5)
-    state = initial_sparse_state(b, n, w, r, k, kl, torch.zeros((), dtype=F64))
-    for _ in range(3):        # a few steps so links, precedence and reads are non-trivial
-        raw = [torch.randn(*shape, generator=g, dtype=F64) for shape in
-               [(b, r, w), (b, r), (b, w), (b, 1), (b, w), (b, w), (b, 1), (b, 1), (b, r, 3)]]
-        xi = SparseInterface(raw[0], 1 + raw[1].abs(), raw[2], 1 + raw[3].abs(), torch.sigmoid(raw[4]), raw[5],
-                             torch.sigmoid(raw[6]), torch.sigmoid(raw[7]), torch.softmax(raw[8], -1))
-        state = sparse_next_state(sparse_access_step(xi, state, k))
-    # Link lists with distinct positive entries: a tie among kept entries would make top-k (and so
-    # the function) jump under gradcheck's perturbations.
-    slots = torch.arange(n)
-    rows = Sparse(torch.stack([(slots + 1) % n, (slots + 2) % n], -1)[None],
-                  0.05 + 0.15 * torch.rand(b, n, kl, generator=g, dtype=F64))
-    cols = Sparse(torch.stack([(slots - 1) % n, (slots - 2) % n], -1)[None],
-                  0.05 + 0.15 * torch.rand(b, n, kl, generator=g, dtype=F64))
-    state = state._replace(linkage=SparseLinkage(rows, cols, Sparse(torch.tensor([[0, 3]]), torch.tensor([[0.2, 0.3]], dtype=F64))))
-    memory = state.memory.clone().requires_grad_(True)
-    link_rows = rows.value.clone().requires_grad_(True)
-    read_value = state.read_weights.value.clone().requires_grad_(True)
-    params = [x.clone().requires_grad_(True) for x in xi]
+    shapes = [(b, r, w), (b, r), (b, w), (b, 1), (b, w), (b, w), (b, 1), (b, 1), (b, r, 3)]
+    raw = [torch.randn(*shape, generator=g, dtype=F64).requires_grad_(True) for _ in range(steps) for shape in shapes]
 
-    def run(memory, link_rows, read_value, *xi_parts):
-        s = state._replace(memory=memory, linkage=state.linkage._replace(rows=Sparse(state.linkage.rows.index, link_rows)),
-                           read_weights=Sparse(state.read_weights.index, read_value))
-        step = sparse_access_step(SparseInterface(*xi_parts), s, k)
-        return step.reads, step.memory, step.linkage.rows.value, step.linkage.columns.value
+    def run(*parts):
+        state = initial_sparse_state(b, n, w, r, k, kl, torch.zeros((), dtype=F64))
+        outputs = []
+        for t in range(steps):
+            p = parts[t * len(shapes):(t + 1) * len(shapes)]
+            xi = SparseInterface(p[0], 1 + p[1] ** 2, p[2], 1 + p[3] ** 2, torch.sigmoid(p[4]), p[5],
+                                 torch.sigmoid(p[6]), torch.sigmoid(p[7]), torch.softmax(p[8], -1))
+            step = sparse_access_step(xi, state, k)
+            state = sparse_next_state(step)
+            outputs.append(step.reads)
+        all_slots = torch.arange(n)[None]
+        return (*outputs, table_gather(state.memory, all_slots), table_gather(state.linkage.row_value, all_slots),
+                table_gather(state.linkage.column_value, all_slots))
 
-    assert torch.autograd.gradcheck(run, (memory, link_rows, read_value, *params))
+    assert torch.autograd.gradcheck(run, tuple(raw), fast_mode=True)
 
 
 # ---- the models ------------------------------------------------------------------------------------
@@ -211,7 +222,7 @@ def test_familiar_constructor_debug_and_gradients():
                 temporal_reads=2, debug=True)
     x = torch.rand(2, 5, 6, generator=torch.Generator().manual_seed(0))
     output, (controller, memory, reads), debug = sdnc(x, reset_experience=True)
-    assert output.shape == (2, 5, 6) and reads.shape == (2, 2, 4) and memory.memory.shape == (2, 20, 4)
+    assert output.shape == (2, 5, 6) and reads.shape == (2, 2, 4) and memory.memory.data.shape == (2, 20, 4)
     assert set(debug) == {"memory", "link_matrix", "precedence", "read_weights", "write_weights", "usage_vector"}
     assert debug["read_weights"].shape == (5, 2, 20)
     assert ((debug["read_weights"] > 0).sum(-1) <= 3).all()                # K-sparse reads
@@ -231,8 +242,11 @@ def test_state_threading_reset_and_detach():
     reset, _ = sdnc(x[:, 4:], state, reset_experience=True)
     expected, _ = sdnc(x[:, 4:], state._replace(access=sdnc.initial_state(2).access))
     torch.testing.assert_close(reset, expected)
+    assert state.access.memory.deltas.requires_grad and state.access.linkage.row_value.deltas.requires_grad
     cut = detach_state(state)
-    assert not cut.access.memory.requires_grad and not cut.access.linkage.rows.value.requires_grad
+    assert cut.access.memory.rows.shape[1] == 0 and cut.access.linkage.row_value.rows.shape[1] == 0
+    assert not cut.access.read_weights.value.requires_grad
+    torch.testing.assert_close(cut.access.memory.data, state.access.memory.data)
     out, _ = sdnc(x, cut)
     out.sum().backward()
 

@@ -178,6 +178,16 @@ class MemoryAccess(nn.Module):
         return rec
 
     @staticmethod
+    def own(state: AccessState) -> AccessState:
+        """A state passed in from outside, ready for this run's steps (dense steps never update in place)."""
+        return state
+
+    @staticmethod
+    def memory_of(state: AccessState) -> torch.Tensor:
+        """``[B, N, W]`` the state's memory."""
+        return state.memory
+
+    @staticmethod
     def dense_weights(state: AccessState) -> tuple[torch.Tensor, torch.Tensor]:
         """``(write_weights [B, N], read_weights [B, R, N])`` of a state."""
         return state.write_weights, state.read_weights

@@ -151,8 +151,11 @@ def link(prev_link: torch.Tensor, prev_precedence: torch.Tensor, write: torch.Te
     """
     w_i = write.unsqueeze(-1)                                          # [B, N, 1]
     w_j = write.unsqueeze(-2)                                          # [B, 1, N]
-    new = (1.0 - w_i - w_j) * prev_link + w_i * prev_precedence.unsqueeze(-2)
-    return new * (1.0 - torch.eye(write.shape[-1], dtype=write.dtype, device=write.device))
+    # (1 - w_i - w_j) L written as three products with a vector, so autograd keeps only L_{t-1} (alive
+    # anyway) and vectors for the backward pass, not another N x N factor per step.
+    new = prev_link * (1.0 - w_i) - prev_link * w_j + w_i * prev_precedence.unsqueeze(-2)
+    new.diagonal(dim1=-2, dim2=-1).zero_()
+    return new
 
 
 def temporal_linkage(prev: TemporalLinkage, write: torch.Tensor) -> TemporalLinkage:

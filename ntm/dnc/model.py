@@ -140,7 +140,9 @@ class DNCState(NamedTuple):
 
 def detach_state(state: DNCState) -> DNCState:
     """The same state cut from the graph (to carry memory over between training batches)."""
-    return _map_tensors(state, lambda t: t.detach())
+    detach = lambda t: t.detach()  # noqa: E731
+    access = state.access.detach() if hasattr(state.access, "detach") else _map_tensors(state.access, detach)
+    return DNCState(_map_tensors(state.controller, detach), access, state.reads.detach())
 
 
 def _map_tensors(value, fn):
@@ -307,8 +309,11 @@ class DNC(nn.Module):
         batch, steps, _ = inputs.shape
         if state is None:
             state = self.initial_state(batch, inputs)
+        else:                      # the sparse access updates its tables in place: work on a copy
+            state = state._replace(access=self.access.own(state.access))
         compiled = self._compiled_step if not record and pass_through_memory else None
-        initial_access, memory0 = state.access, state.access.memory
+        initial_weights = self.access.dense_weights(state.access) if record else None
+        memory0 = self.access.memory_of(state.access) if record else None
         outputs, records = [], []
         # Time-major copy: every x_t has the same strides whatever T is (no recompiling per length).
         per_step = inputs.new_empty(steps, batch, inputs.shape[-1]).copy_(inputs.transpose(0, 1))
@@ -323,7 +328,7 @@ class DNC(nn.Module):
         logits = torch.stack(outputs, dim=1)
         recording = None
         if records:
-            recording = stack_recording(self.access.dense_weights(initial_access), records,
+            recording = stack_recording(initial_weights, records,
                                         [o.detach() for o in outputs], memory0)
         return logits, state, recording
 

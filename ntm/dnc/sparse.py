@@ -20,12 +20,14 @@ with N^2. The SDNC keeps the DNC's interface and read modes but makes every weig
 ``sparse_reads`` is K, ``temporal_reads`` K_L (pytorch-dnc's names). The choices of K-sparse write
 content and of re-truncating both link lists follow the paper's recipe; the details are ours.
 
-Cost per step: the nearest-neighbour search is one pass over memory, O(N W), done without gradient;
-everything else touches O(K K_L) slots, except the out-of-place copies that keep autograd correct
-(O(N W) for memory and O(N K_L) for the link lists, memory-bandwidth only). Gathers go through
-``F.embedding`` and writes through ``index_add``, which keep only indices for the backward pass, so a
-step saves O(K K_L W) for backpropagation instead of the dense DNC's O(N^2). With K = K_L = N the
-linkage, precedence and content reads are exactly the dense DNC's (tests check this).
+Cost per step: the nearest-neighbour searches are two passes over memory, O(N W), without gradient
+(row norms are kept up to date, not recomputed), and least-recently-used allocation is one argmin
+over N; everything else touches O(K K_L) slots. Memory and link values live in ``Table``s that are
+updated in place, with a journal of the updates carrying the gradient, so no step copies a whole
+table and the backward pass keeps O(K K_L W) per step instead of the dense DNC's O(N^2) (the
+journal makes a step's cost grow with the number of steps since the state was fresh or detached:
+meant for episodes of tens to thousands of steps, with truncated backpropagation beyond). With
+K = K_L = N the linkage, precedence and content reads are exactly the dense DNC's (tests check this).
 """
 
 from __future__ import annotations
@@ -151,45 +153,87 @@ def lookup(query: torch.Tensor, s: Sparse) -> torch.Tensor:
     return torch.bmm(eq, s.value.unsqueeze(-1)).reshape(query.shape)
 
 
-def gather_rows(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """``table[b, rows[b, ...]]``: ``[B, N, D]``, ``[B, ...]`` -> ``[B, ..., D]``.
-
-    Through ``F.embedding``, whose backward keeps only the indices (not the whole table), so a
-    gathered memory does not stay alive for every timestep of backpropagation."""
-    b, n, d = table.shape
-    flat = _flat(rows, n)
-    if table.dtype in (torch.long, torch.int32, torch.bool):
-        return table.reshape(b * n, d)[flat].reshape(*rows.shape, d)
-    return F.embedding(flat, table.reshape(b * n, d)).reshape(*rows.shape, d)
-
-
-def add_rows(table: torch.Tensor, rows: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-    """``table`` with ``delta[b, k]`` added to row ``rows[b, k]`` (repeats add up); out of place."""
-    b, n, d = table.shape
-    return table.reshape(b * n, d).index_add(0, _flat(rows, n), delta.reshape(-1, d)).reshape(b, n, d)
-
-
 def _flat(rows: torch.Tensor, n: int) -> torch.Tensor:
+    """Row numbers of a ``[B, N, D]`` table seen as ``[B N, D]``."""
     b = rows.shape[0]
     offsets = (torch.arange(b, device=rows.device) * n).reshape(b, *([1] * (rows.dim() - 1)))
     return (rows + offsets).reshape(-1)
 
 
-def sparse_content_weights(memory: torch.Tensor, key: torch.Tensor, beta: torch.Tensor, k: int) -> Sparse:
+def gather_index(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``table[b, rows[b, ...]]`` for a table of slot numbers: ``[B, N, D]``, ``[B, ...]`` -> ``[B, ..., D]``."""
+    b, n, d = table.shape
+    return table.reshape(b * n, d)[_flat(rows, n)].reshape(*rows.shape, d)
+
+
+class Table(NamedTuple):
+    """A ``[B, N, D]`` table (memory, link values) updated in place, with a journal of the updates.
+
+    Copying the whole table at every step, as autograd would need, costs O(N D) per step in time and
+    in memory kept for the backward pass. Instead ``data`` is updated in place (it never carries the
+    graph) and each update's rows and deltas are appended to the journal, which does. A gathered row
+    is ``data[i]`` (the right value) plus ``sum_s [rows_s = i] (delta_s - delta_s.detach())`` (zero,
+    with the right gradient: d M_t[i] / d delta_s = 1 for every earlier update s of row i). So a step
+    costs O(K D) plus the journal's length, and the backward pass keeps O(K D) per step.
+
+    The table's values before its first journalled update are constants (no gradient reaches them).
+    Whoever updates a table owns it: ``SparseAccessState.clone`` gives an independent copy.
+    """
+
+    data: torch.Tensor              # [B, N, D] current values; never requires grad
+    rows: torch.Tensor              # [B, J] long: the rows updated so far
+    deltas: torch.Tensor            # [B, J, D] what was added to them (carries the graph)
+
+
+def new_table(data: torch.Tensor) -> Table:
+    """A table holding ``data`` (copied, detached) with an empty journal."""
+    b, _, d = data.shape
+    return Table(data.detach().clone().contiguous(), torch.zeros(b, 0, dtype=torch.long, device=data.device),
+                 data.new_zeros(b, 0, d))
+
+
+def table_gather(table: Table, rows: torch.Tensor) -> torch.Tensor:
+    """Rows ``[B, ...]`` of the table -> ``[B, ..., D]``, differentiable through the journal."""
+    b, n, d = table.data.shape
+    out = table.data.reshape(b * n, d)[_flat(rows, n)].reshape(b, -1, d)
+    if table.deltas.requires_grad and table.rows.shape[1]:
+        match = (rows.reshape(b, -1, 1) == table.rows.unsqueeze(1)).to(table.deltas.dtype)     # [B, Q, J]
+        out = out + torch.bmm(match, table.deltas - table.deltas.detach())
+    return out.reshape(*rows.shape, d)
+
+
+def table_add(table: Table, rows: torch.Tensor, delta: torch.Tensor) -> Table:
+    """Add ``delta`` ``[B, S, D]`` to rows ``[B, S]`` (repeats add up): in place, and journalled."""
+    b, n, d = table.data.shape
+    with torch.no_grad():
+        table.data.reshape(b * n, d).index_add_(0, _flat(rows, n), delta.detach().reshape(-1, d))
+    return Table(table.data, torch.cat([table.rows, rows], 1), torch.cat([table.deltas, delta], 1))
+
+
+def row_norms(data: torch.Tensor) -> torch.Tensor:
+    """``[B, N]`` ||M[i]|| (as ``ntm.addressing``'s cosine similarity computes it)."""
+    return _safe_norm(data)
+
+
+def sparse_content_weights(memory: Table, norms: torch.Tensor, key: torch.Tensor, beta: torch.Tensor,
+                           k: int) -> Sparse:
     """Content weighting over the K nearest slots: softmax_{i in top-K}(beta D(key, M[i])).
 
-    The search (all N similarities, ``topk``) runs without gradient; the K winners' similarities
-    are recomputed from their gathered rows, so gradients reach keys, strengths and those rows.
+    The search (all N similarities from the current values and their norms, ``topk``) runs without
+    gradient: one pass over memory. The K winners' similarities are recomputed from their gathered
+    rows, so gradients reach keys, strengths and what was written to those rows.
 
     Args:
-        memory: ``[B, N, W]``; key: ``[B, H, W]``; beta: ``[B, H, 1]``; k: K <= N.
+        memory: the memory table ``[B, N, W]``; norms: ``[B, N]`` its row norms (``row_norms``).
+        key: ``[B, H, W]``; beta: ``[B, H, 1]``; k: K <= N.
 
     Returns:
         ``Sparse`` of ``[B, H, K]`` summing to 1 per head.
     """
     with torch.no_grad():
-        index = cosine_similarity(memory, key).topk(k, dim=-1).indices        # [B, H, K]
-    rows = gather_rows(memory, index)                                         # [B, H, K, W]
+        dots = torch.bmm(key, memory.data.transpose(1, 2))                   # [B, H, N]
+        index = (dots / (norms.unsqueeze(1) * _safe_norm(key).unsqueeze(-1))).topk(k, dim=-1).indices
+    rows = table_gather(memory, index)                                        # [B, H, K, W]
     sim = (rows * key.unsqueeze(-2)).sum(-1) / (_safe_norm(rows) * _safe_norm(key).unsqueeze(-1))
     return Sparse(index, torch.softmax(beta * sim, dim=-1))
 
@@ -199,42 +243,51 @@ def sparse_content_weights(memory: torch.Tensor, key: torch.Tensor, beta: torch.
 class SparseLinkage(NamedTuple):
     """The link matrix as two lists of K_L entries per slot, and the sparse precedence.
 
-    ``rows``: row i's entries, L_t[i, rows.index[b, i, k]] = rows.value[b, i, k] (i written after them).
-    ``columns``: column j's entries, L_t[columns.index[b, j, k], j] = columns.value[b, j, k].
+    Row i's list: L_t[i, row_index[b, i, k]] = row_value[b, i, k] (slot i was written after those).
+    Column j's list: L_t[column_index[b, j, k], j] = column_value[b, j, k].
     """
 
-    rows: Sparse                    # [B, N, K_L]
-    columns: Sparse                 # [B, N, K_L]
-    precedence: Sparse              # [B, K_L]
+    row_index: torch.Tensor         # [B, N, K_L] long, updated in place
+    row_value: Table                # [B, N, K_L]
+    column_index: torch.Tensor      # [B, N, K_L] long, updated in place
+    column_value: Table             # [B, N, K_L]
+    precedence: Sparse              # [B, K_L] p_t
+
+    @property
+    def rows(self) -> Sparse:
+        return Sparse(self.row_index, self.row_value.data)
+
+    @property
+    def columns(self) -> Sparse:
+        return Sparse(self.column_index, self.column_value.data)
 
 
-def _update_lists(lists: Sparse, touched: torch.Tensor, coef: Sparse, candidates: Sparse, write: Sparse) -> Sparse:
+def _update_lists(index: torch.Tensor, value: Table, touched: torch.Tensor, coef: Sparse, candidates: Sparse,
+                  write: Sparse) -> Table:
     """Apply L[s, e] <- (1 - w[s] - w[e]) L[s, e] + coef[s] cand[e] (e != s) to the lists of the slots
-    ``touched`` ``[B, T]`` (repeats allowed), re-truncated to K_L entries each.
+    ``touched`` ``[B, T]`` (repeats allowed), re-truncated to K_L entries each; ``index`` in place.
 
     For row lists coef = w^w_t and cand = p_{t-1}; for column lists (L^T) coef = p_{t-1} and cand = w^w_t.
     """
-    kl = lists.index.shape[-1]
+    kl = index.shape[-1]
     b, t = touched.shape
-    old_index = gather_rows(lists.index, touched)                     # [B, T, K_L]
-    old_value = gather_rows(lists.value, touched)
+    old_index = gather_index(index, touched)                          # [B, T, K_L]
+    old_value = table_gather(value, touched)
     w_s = lookup(touched, write).unsqueeze(-1)                        # [B, T, 1]
     w_e = lookup(old_index, write)                                    # [B, T, K_L]
     decayed = (1.0 - w_s - w_e) * old_value
     c = candidates.index.shape[-1]
     new_index = candidates.index.unsqueeze(1).expand(b, t, c)
     new_value = lookup(touched, coef).unsqueeze(-1) * candidates.value.unsqueeze(1)
-    index = torch.cat([old_index, new_index], dim=-1)
-    value = torch.cat([decayed, new_value], dim=-1)
-    value = torch.where(index == touched.unsqueeze(-1), torch.zeros_like(value), value)   # L[s, s] = 0
-    merged = coalesce(index, value.clamp_min(0.0), kl)
+    all_index = torch.cat([old_index, new_index], dim=-1)
+    all_value = torch.cat([decayed, new_value], dim=-1)
+    all_value = torch.where(all_index == touched.unsqueeze(-1), torch.zeros_like(all_value), all_value)  # L[s, s] = 0
+    merged = coalesce(all_index, all_value.clamp_min(0.0), kl)
     # Write back. A slot touched twice got the same new list twice: each copy adds half the change.
     with torch.no_grad():
-        copies = (touched.unsqueeze(-1) == touched.unsqueeze(-2)).sum(-1, keepdim=True).to(value.dtype)
-        rows_index = lists.index.reshape(-1, kl).clone()
-        rows_index[_flat(touched, lists.index.shape[1])] = merged.index.reshape(-1, kl)
-    rows_value = add_rows(lists.value, touched, (merged.value - old_value) / copies)
-    return Sparse(rows_index.reshape(lists.index.shape), rows_value)
+        copies = (touched.unsqueeze(-1) == touched.unsqueeze(-2)).sum(-1, keepdim=True).to(all_value.dtype)
+        index.reshape(-1, kl)[_flat(touched, index.shape[1])] = merged.index.reshape(-1, kl)
+    return table_add(value, touched, (merged.value - old_value) / copies)
 
 
 def sparse_temporal_linkage(prev: SparseLinkage, write: Sparse) -> SparseLinkage:
@@ -242,18 +295,18 @@ def sparse_temporal_linkage(prev: SparseLinkage, write: Sparse) -> SparseLinkage
 
     Rows that change: the written slots and the rows pointing at them (found through the written
     slots' column lists). Columns that change: the written slots, p_{t-1}'s slots and the columns
-    the written slots point at (found through their row lists).
+    the written slots point at (found through their row lists). The lists are updated in place.
     """
     b = write.index.shape[0]
     p = prev.precedence
-    touched_rows = torch.cat([write.index, gather_rows(prev.columns.index, write.index).reshape(b, -1)], dim=-1)
-    touched_cols = torch.cat([write.index, p.index, gather_rows(prev.rows.index, write.index).reshape(b, -1)], dim=-1)
-    rows = _update_lists(prev.rows, touched_rows, write, p, write)
-    columns = _update_lists(prev.columns, touched_cols, p, write, write)
+    touched_rows = torch.cat([write.index, gather_index(prev.column_index, write.index).reshape(b, -1)], dim=-1)
+    touched_cols = torch.cat([write.index, p.index, gather_index(prev.row_index, write.index).reshape(b, -1)], dim=-1)
+    row_value = _update_lists(prev.row_index, prev.row_value, touched_rows, write, p, write)
+    column_value = _update_lists(prev.column_index, prev.column_value, touched_cols, p, write, write)
     kl = p.index.shape[-1]
     keep = 1.0 - write.value.sum(-1, keepdim=True)
     precedence = coalesce(torch.cat([p.index, write.index], -1), torch.cat([keep * p.value, write.value], -1), kl)
-    return SparseLinkage(rows, columns, precedence)
+    return SparseLinkage(prev.row_index, row_value, prev.column_index, column_value, precedence)
 
 
 def sparse_directional_weights(linkage: SparseLinkage, prev_read: Sparse) -> tuple[Sparse, Sparse]:
@@ -267,30 +320,55 @@ def sparse_directional_weights(linkage: SparseLinkage, prev_read: Sparse) -> tup
     """
     b, r, k = prev_read.index.shape
     out = []
-    for lists in (linkage.columns, linkage.rows):
-        index = gather_rows(lists.index, prev_read.index)                 # [B, R, K, K_L]
-        value = gather_rows(lists.value, prev_read.index) * prev_read.value.unsqueeze(-1)
-        out.append(Sparse(index.reshape(b, r, -1), value.reshape(b, r, -1)))
+    for index, value in ((linkage.column_index, linkage.column_value), (linkage.row_index, linkage.row_value)):
+        slots = gather_index(index, prev_read.index)                         # [B, R, K, K_L]
+        weights = table_gather(value, prev_read.index) * prev_read.value.unsqueeze(-1)
+        out.append(Sparse(slots.reshape(b, r, -1), weights.reshape(b, r, -1)))
     return out[0], out[1]
 
 
 # ---- the access step ----------------------------------------------------------------------------
 
 class SparseAccessState(NamedTuple):
-    memory: torch.Tensor            # [B, N, W]
+    """The sparse memory between timesteps. Its tables are updated in place by the next step."""
+
+    memory: Table                   # [B, N, W] M_t
+    norms: torch.Tensor             # [B, N] ||M_t[i]||, kept up to date for the nearest-neighbour search
     linkage: SparseLinkage
     read_weights: Sparse            # [B, R, K]
     write_weights: Sparse           # [B, K + 1]
     last_access: torch.Tensor       # [B, N] the step each slot was last read or written (-1: never)
     clock: torch.Tensor             # [B] steps taken
 
+    def clone(self) -> "SparseAccessState":
+        """An independent copy: later steps from it leave this state's tables alone."""
+        copy = lambda t: t.clone()  # noqa: E731
+        table = lambda tb: Table(tb.data.clone(), tb.rows, tb.deltas)  # noqa: E731
+        lk = self.linkage
+        return self._replace(memory=table(self.memory), norms=copy(self.norms), last_access=copy(self.last_access),
+                             linkage=lk._replace(row_index=copy(lk.row_index), row_value=table(lk.row_value),
+                                                 column_index=copy(lk.column_index),
+                                                 column_value=table(lk.column_value)))
+
+    def detach(self) -> "SparseAccessState":
+        """The same values cut from the graph: journals emptied, small tensors detached."""
+        lk = self.linkage
+        return self._replace(
+            memory=new_table(self.memory.data), norms=self.norms.clone(), last_access=self.last_access.clone(),
+            linkage=lk._replace(row_index=lk.row_index.clone(), row_value=new_table(lk.row_value.data),
+                                column_index=lk.column_index.clone(), column_value=new_table(lk.column_value.data),
+                                precedence=Sparse(lk.precedence.index, lk.precedence.value.detach())),
+            read_weights=Sparse(self.read_weights.index, self.read_weights.value.detach()),
+            write_weights=Sparse(self.write_weights.index, self.write_weights.value.detach()))
+
 
 class SparseAccessStep(NamedTuple):
     interface: SparseInterface
-    write_content: Sparse           # [B, K]
+    write_content: Sparse           # [B, 1, K]
     lru: torch.Tensor               # [B] the least recently used slot (allocation)
     write_weights: Sparse           # [B, K + 1]
-    memory: torch.Tensor            # [B, N, W]
+    memory: Table                   # [B, N, W]
+    norms: torch.Tensor             # [B, N]
     linkage: SparseLinkage
     forward: Sparse                 # [B, R, K K_L]
     backward: Sparse                # [B, R, K K_L]
@@ -307,45 +385,52 @@ def initial_sparse_state(batch_size: int, n: int, w: int, r: int, k: int, kl: in
     def empty(*shape):
         idx = (torch.arange(shape[-1], device=like.device) % n).expand(*shape).contiguous()
         return Sparse(idx, like.new_zeros(*shape))
-    linkage = SparseLinkage(empty(batch_size, n, kl), empty(batch_size, n, kl), empty(batch_size, kl))
-    return SparseAccessState(like.new_zeros(batch_size, n, w), linkage, empty(batch_size, r, k),
-                             empty(batch_size, k + 1), like.new_full((batch_size, n), -1.0),
-                             like.new_zeros(batch_size))
+    rows, cols = empty(batch_size, n, kl), empty(batch_size, n, kl)
+    linkage = SparseLinkage(rows.index, new_table(rows.value), cols.index, new_table(cols.value), empty(batch_size, kl))
+    memory = new_table(like.new_zeros(batch_size, n, w))
+    return SparseAccessState(memory, row_norms(memory.data), linkage, empty(batch_size, r, k), empty(batch_size, k + 1),
+                             like.new_full((batch_size, n), -1.0), like.new_zeros(batch_size))
 
 
 def sparse_access_step(xi: SparseInterface, state: SparseAccessState, k: int) -> SparseAccessStep:
-    """One timestep of sparse memory access: write (K nearest or least recently used), link, read."""
-    b, n, _ = state.memory.shape
-    write_content = sparse_content_weights(state.memory, xi.write_key.unsqueeze(1), xi.write_strength.unsqueeze(1), k)
+    """One timestep of sparse memory access: write (K nearest or least recently used), link, read.
+
+    Updates ``state``'s tables in place (``state.clone()`` first to keep them)."""
+    b = state.norms.shape[0]
+    write_content = sparse_content_weights(state.memory, state.norms, xi.write_key.unsqueeze(1),
+                                           xi.write_strength.unsqueeze(1), k)
     lru = state.last_access.argmin(dim=-1)                                 # ties: the lowest slot
     g_a, g_w = xi.allocation_gate, xi.write_gate
     write = Sparse(torch.cat([lru.unsqueeze(-1), write_content.index[:, 0]], -1),
                    g_w * torch.cat([g_a, (1.0 - g_a) * write_content.value[:, 0]], -1))
-    old_rows = gather_rows(state.memory, write.index)                      # [B, K+1, W]
+    old_rows = table_gather(state.memory, write.index)                     # [B, K+1, W]
     delta = write.value.unsqueeze(-1) * (xi.write_vector.unsqueeze(1) - old_rows * xi.erase.unsqueeze(1))
-    memory = add_rows(state.memory, write.index, delta)
+    memory = table_add(state.memory, write.index, delta)
+    norms = state.norms
+    with torch.no_grad():
+        written = row_norms(gather_index(memory.data, write.index))
+        norms.reshape(-1)[_flat(write.index, norms.shape[1])] = written.reshape(-1)
     linkage = sparse_temporal_linkage(state.linkage, write)
     forward, backward = sparse_directional_weights(linkage, state.read_weights)
-    read_content = sparse_content_weights(memory, xi.read_keys, xi.read_strengths.unsqueeze(-1), k)
+    read_content = sparse_content_weights(memory, norms, xi.read_keys, xi.read_strengths.unsqueeze(-1), k)
     modes = xi.read_modes
     weights = coalesce(torch.cat([backward.index, read_content.index, forward.index], -1),
                        torch.cat([modes[..., 0:1] * backward.value, modes[..., 1:2] * read_content.value,
                                   modes[..., 2:3] * forward.value], -1), k)
-    reads = (gather_rows(memory, weights.index) * weights.value.unsqueeze(-1)).sum(-2)   # [B, R, W]
+    reads = (table_gather(memory, weights.index) * weights.value.unsqueeze(-1)).sum(-2)   # [B, R, W]
+    last_access = state.last_access
     with torch.no_grad():
-        now = state.clock.unsqueeze(-1)
         slots = torch.cat([write.index, weights.index.reshape(b, -1)], -1)
         used = torch.cat([write.value, weights.value.reshape(b, -1)], -1) > _ACCESS_THRESHOLD
-        stamps = torch.where(used, now.expand_as(slots).to(state.last_access.dtype),
-                             torch.full_like(slots, -1, dtype=state.last_access.dtype))
-        last_access = state.last_access.scatter_reduce(-1, slots, stamps, reduce="amax", include_self=True)
-    return SparseAccessStep(xi, write_content, lru, write, memory, linkage, forward, backward, read_content, weights,
-                            reads, last_access, state.clock + 1)
+        now = state.clock.unsqueeze(-1).expand_as(slots)
+        last_access.scatter_reduce_(-1, slots, torch.where(used, now, torch.full_like(now, -1.0)), reduce="amax")
+    return SparseAccessStep(xi, write_content, lru, write, memory, norms, linkage, forward, backward, read_content,
+                            weights, reads, last_access, state.clock + 1)
 
 
 def sparse_next_state(step: SparseAccessStep) -> SparseAccessState:
-    return SparseAccessState(step.memory, step.linkage, step.read_weights, step.write_weights, step.last_access,
-                             step.clock)
+    return SparseAccessState(step.memory, step.norms, step.linkage, step.read_weights, step.write_weights,
+                             step.last_access, step.clock)
 
 
 def dense_link(rows: Sparse, n: int) -> torch.Tensor:
@@ -367,6 +452,10 @@ class SparseMemoryAccess(nn.Module):
         return initial_sparse_state(batch_size, self.nr_cells, self.cell_size, self.read_heads, self.sparse_reads,
                                     self.temporal_reads, like)
 
+    def own(self, state: SparseAccessState) -> SparseAccessState:
+        """A copy of a state passed in from outside, which the steps of this run may update in place."""
+        return state.clone()
+
     def forward(self, h: torch.Tensor, state: SparseAccessState):
         xi = parse_sparse_interface(self.interface(h), self.cell_size, self.read_heads)
         step = sparse_access_step(xi, state, self.sparse_reads)
@@ -378,15 +467,20 @@ class SparseMemoryAccess(nn.Module):
         dense = lambda s: densify(Sparse(s.index, s.value.detach()), n)  # noqa: E731
         rec = {f"xi.{name}": value.detach() for name, value in step.interface._asdict().items()}
         rec.update(write_content=dense(step.write_content)[:, 0],
-                   allocation=F.one_hot(step.lru, n).to(step.memory.dtype),
-                   write_weights=dense(step.write_weights), memory=step.memory.detach(),
+                   allocation=F.one_hot(step.lru, n).to(step.reads.dtype),
+                   write_weights=dense(step.write_weights), memory=step.memory.data.clone(),
                    precedence=dense(step.linkage.precedence), forward=dense(step.forward),
                    backward=dense(step.backward), read_content=dense(step.read_content),
                    read_weights=dense(step.read_weights), reads=step.reads.detach(),
                    last_access=step.last_access.clone())
         if n <= DENSE_LINK_LIMIT:
-            rec["link"] = dense_link(Sparse(step.linkage.rows.index, step.linkage.rows.value.detach()), n)
+            rec["link"] = dense_link(step.linkage.rows, n)
         return rec
+
+    @staticmethod
+    def memory_of(state: SparseAccessState) -> torch.Tensor:
+        """``[B, N, W]`` a copy of the state's memory (its table changes in place later)."""
+        return state.memory.data.clone()
 
     def dense_weights(self, state: SparseAccessState) -> tuple[torch.Tensor, torch.Tensor]:
         n = self.nr_cells
@@ -411,6 +505,9 @@ class SDNC(DNC):
         super().__init__(input_size, hidden_size, rnn_type, num_layers, nr_cells, cell_size, read_heads,
                          sparse_reads=sparse_reads, temporal_reads=temporal_reads, **kwargs)
 
+    def compile_step(self) -> None:
+        """Runs eagerly: the journals grow every step, so a compiled step would recompile every step."""
+
     def make_access(self) -> nn.Module:
         c = self.config
         return SparseMemoryAccess(c.hidden_size, c.nr_cells, c.cell_size, c.read_heads, c.sparse_reads,
@@ -425,7 +522,8 @@ class SDNCModel(DNCModel):
 
 
 __all__ = ["SDNCConfig", "SparseInterface", "parse_sparse_interface", "sparse_interface_size", "Sparse", "densify",
-           "coalesce", "lookup", "gather_rows", "add_rows", "sparse_content_weights", "SparseLinkage",
+           "coalesce", "lookup", "gather_index", "Table", "new_table", "table_gather", "table_add", "row_norms",
+           "sparse_content_weights", "SparseLinkage",
            "sparse_temporal_linkage", "sparse_directional_weights", "SparseAccessState", "SparseAccessStep",
            "initial_sparse_state", "sparse_access_step", "sparse_next_state", "dense_link", "SparseMemoryAccess",
            "SDNC", "SDNCModel", "DENSE_LINK_LIMIT"]

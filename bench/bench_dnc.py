@@ -1,0 +1,208 @@
+"""DNC and sparse DNC speed and memory, printed as JSON.
+
+    python bench/bench_dnc.py [--part all|scaling|training] [--seconds 12] [--repeats 3] [--no-compile]
+
+Run from the project folder after ``pip install -e .`` (the script imports the installed ``ntm``).
+
+scaling: milliseconds per timestep (forward + backward of one length-20 copy episode, 41 timesteps,
+    divided by 41) and peak memory, against N = 128 ... 65,536 slots, for the dense DNC and the
+    sparse DNC (K = 4 sparse reads, K_L = 4 temporal links), both with the copy configuration's
+    controller and slot width (LSTM 100, W = 20, one read head), batch 1, eager. Each point runs in
+    a fresh process so its peak resident memory (``ru_maxrss``) is its own; "episode_mb" is that
+    peak minus the process's resident memory just before the episode (glibc's mmap threshold is fixed
+    at 64 KiB there, so freed tensors go back to the system and the peak counts live memory, not
+    allocator fragmentation). The dense DNC stops where
+    the next N is projected (from the measured growth) to need more than half the free memory or
+    more than a second per step; the reason is printed.
+training: sequences per second in pytorch-dnc's copy configuration (memory 128 x 20, one read
+    head, LSTM 100), Adam, gradient clipping, over whole cycles of the training lengths 1-20 (one
+    length per batch), at batch 1 and 16, eager and with ``compile_step`` (warm-up not timed);
+    median of ``--repeats`` windows. The reference figures are pytorch-dnc's, measured on this
+    machine (HEAD with two fixes so its copy task runs): 13.4 seq/s at batch 1, 139 at batch 16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+from ntm.dnc import DNCConfig, DNCModel, SDNCConfig, SDNCModel
+from ntm.tasks import loss, make_task
+
+REFERENCE = {"batch1_seq_per_s": 13.4, "batch16_seq_per_s": 139.0}
+SLOTS = [128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
+STEP_BUDGET_MS = 1000.0          # the dense DNC stops before a step would take longer than this
+
+
+def make_model(kind: str, task, n: int = 128):
+    torch.manual_seed(0)
+    common = dict(input_size=task.input_size, output_size=task.output_size, hidden_size=100, nr_cells=n,
+                  cell_size=20, read_heads=1)
+    if kind == "dnc":
+        return DNCModel(DNCConfig(**common))
+    return SDNCModel(SDNCConfig(**common, sparse_reads=4, temporal_reads=4))
+
+
+# ---- scaling: one point per process -------------------------------------------------------------
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def measure_point(kind: str, n: int, repeats: int) -> dict:
+    """Time and memory of length-20 copy episodes (41 timesteps) at batch 1, in this process."""
+    task = make_task("copy")
+    model = make_model(kind, task, n)
+    batch = task.sample(1, torch.Generator().manual_seed(3), length=20)
+    steps = batch.inputs.shape[1]
+    before = _rss_mb()
+    times = []
+    for i in range(repeats + 1):                   # the first episode warms the allocator up
+        model.zero_grad(set_to_none=True)
+        t0 = time.perf_counter()
+        out, _, _ = model(batch.inputs)
+        loss(out, batch).backward()
+        if i:
+            times.append(time.perf_counter() - t0)
+        if times and sum(times) > 60:
+            break
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"model": kind, "slots": n, "ms_per_step": round(statistics.median(times) * 1000 / steps, 3),
+            "episodes": len(times), "peak_rss_mb": round(peak, 1), "episode_mb": round(peak - before, 1)}
+
+
+def _available_mb() -> float:
+    with open("/proc/meminfo") as f:
+        info = dict(line.split(":", 1) for line in f)
+    return int(info["MemAvailable"].split()[0]) / 1024
+
+
+def scaling(repeats: int, max_n: int) -> dict:
+    results: dict = {"dnc": [], "sdnc": [], "dense_stopped": None}
+    for kind in ("sdnc", "dnc"):
+        for n in [s for s in SLOTS if s <= max_n]:
+            points = results[kind]
+            if kind == "dnc" and len(points) >= 2:
+                # Project from the last doubling: time and memory both grow about as N^2.
+                a, b = points[-2], points[-1]
+                grow_mem = b["episode_mb"] / max(a["episode_mb"], 1.0)
+                grow_time = b["ms_per_step"] / max(a["ms_per_step"], 1e-3)
+                mem, ms = b["episode_mb"] * grow_mem, b["ms_per_step"] * grow_time
+                if mem > _available_mb() / 2 or ms > STEP_BUDGET_MS:
+                    results["dense_stopped"] = {
+                        "slots": n, "projected_episode_mb": round(mem), "projected_ms_per_step": round(ms, 1),
+                        "available_mb": round(_available_mb()),
+                        "reason": ("memory" if mem > _available_mb() / 2 else "time") + " projected from the "
+                                  "last doubling exceeds the budget (half the free memory, 1 s per step)"}
+                    break
+            cmd = [sys.executable, __file__, "--point", kind, str(n), "--repeats", str(repeats)]
+            # A fixed mmap threshold: glibc otherwise raises it after the first large free and keeps
+            # later freed tensors in its heap, so peak RSS would count fragmentation, not live tensors.
+            env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True, env=env)
+                points.append(json.loads(done.stdout))
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+                points.append({"model": kind, "slots": n, "error": type(exc).__name__})
+                if kind == "dnc":
+                    results["dense_stopped"] = {"slots": n, "reason": f"the run failed ({type(exc).__name__})"}
+                break
+            print(json.dumps(points[-1]), file=sys.stderr, flush=True)
+    return results
+
+
+# ---- training throughput ---------------------------------------------------------------------------
+
+def warm_up(model, task, batch_size: int) -> float:
+    t0 = time.perf_counter()
+    g = torch.Generator().manual_seed(1)
+    for length in (1, 20):
+        batch = task.sample(batch_size, g, length=length)
+        out, _, _ = model(batch.inputs)
+        loss(out, batch).backward()
+    return time.perf_counter() - t0
+
+
+def throughput_window(model, task, batch_size: int, seconds: float) -> float:
+    """Sequences per second over whole cycles of the training lengths 1..20."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    g = torch.Generator().manual_seed(2)
+    lo, hi = task.train_lengths
+    done, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for length in range(lo, hi + 1):
+            batch = task.sample(batch_size, g, length=length)
+            opt.zero_grad(set_to_none=True)
+            out, _, _ = model(batch.inputs)
+            loss(out, batch).backward()
+            torch.nn.utils.clip_grad_value_(model.parameters(), 10.0)
+            opt.step()
+            done += batch_size
+    return done / (time.perf_counter() - t0)
+
+
+def fwd_bwd_ms(model, task, repeats: int = 20) -> float:
+    batch = task.sample(1, torch.Generator().manual_seed(3), length=20)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out, _, _ = model(batch.inputs)
+        loss(out, batch).backward()
+        times.append((time.perf_counter() - t0) * 1000)
+    return round(statistics.median(times), 2)
+
+
+def training(seconds: float, repeats: int, compile_too: bool) -> dict:
+    task = make_task("copy")
+    out = {}
+    for mode in (["eager", "compiled"] if compile_too else ["eager"]):
+        entry: dict = {"warmup_seconds": {}}
+        for b in (1, 16):
+            model = make_model("dnc", task)
+            if mode == "compiled":
+                model.compile_step()
+            entry["warmup_seconds"][f"batch{b}"] = round(warm_up(model, task, b), 1)
+            rates = sorted(throughput_window(model, task, b, seconds) for _ in range(repeats))
+            entry[f"batch{b}"] = {"seq_per_s": round(statistics.median(rates), 1), "min": round(rates[0], 1),
+                                  "max": round(rates[-1], 1), "windows": repeats, "seconds_each": seconds}
+            if b == 1:
+                entry["fwd_bwd_len20_ms"] = fwd_bwd_ms(model, task)
+        entry["speedup_vs_reference"] = {
+            f"batch{b}": round(entry[f"batch{b}"]["seq_per_s"] / REFERENCE[f"batch{b}_seq_per_s"], 2) for b in (1, 16)}
+        out[mode] = entry
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["all", "scaling", "training"], default="all")
+    parser.add_argument("--seconds", type=float, default=12.0, help="seconds per timed training window")
+    parser.add_argument("--repeats", type=int, default=3, help="timed windows (training) or episodes (scaling)")
+    parser.add_argument("--max-n", type=int, default=SLOTS[-1], help="largest memory size to measure")
+    parser.add_argument("--no-compile", action="store_true", help="measure the eager step only")
+    parser.add_argument("--point", nargs=2, metavar=("MODEL", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.point:
+        print(json.dumps(measure_point(args.point[0], int(args.point[1]), args.repeats)))
+        return
+    results = {"benchmark": "dnc", "torch": torch.__version__, "threads": torch.get_num_threads(),
+               "cpu_count": os.cpu_count(), "machine": platform.machine(), "reference": REFERENCE}
+    if args.part in ("all", "training"):
+        results["training"] = training(args.seconds, args.repeats, not args.no_compile)
+    if args.part in ("all", "scaling"):
+        results["scaling"] = scaling(args.repeats, args.max_n)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
