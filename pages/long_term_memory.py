@@ -15,10 +15,9 @@ import streamlit as st
 
 from ntm.longterm import (
     MAX_IMPORT_MB, RELATION_TYPES, LongTermStoreError, LongTermStoreUnavailable, Proposition, Relation,
-    default_store_path, open_store, proposition_id, short_text, shown_path,
+    default_store_path, embedding, open_store, proposition_id, short_text, shown_path,
 )
 from ntm.longterm.codec import check_import_size
-from ntm.longterm import embedding
 from ntm.longterm.embedding import EmbeddingModelMissing
 from ntm.longterm.examples import EXAMPLE_RUN, load_example
 from ntm.longterm.neo4j_store import neo4j_settings
