@@ -100,9 +100,12 @@ def flash(message: str, kind: str = "success") -> None:
 
 
 def show_flashes() -> None:
-    """Draw the queued messages once, then forget them."""
+    """Draw the queued messages once, then forget them. They go into a container drawn on every run,
+    messages or not, so a message never shifts the page's other elements (Streamlit keys elements
+    without a key by position: a shift would reset their state, e.g. the open tab)."""
+    box = st.container()
     for kind, message in st.session_state.pop(_FLASH_KEY, []):
-        getattr(st, kind)(message)
+        getattr(box, kind)(message)
 
 
 def plain(value: object, limit: int = 80) -> str:
