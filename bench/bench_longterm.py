@@ -193,6 +193,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1_000)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--data", choices=("clustered", "random"), default="clustered")
+    parser.add_argument("--noise", type=float, default=NOISE, help="clustered data: spread around a centre")
     parser.add_argument("--backends", default="embedded,neo4j", help="comma-separated: embedded, neo4j, json")
     parser.add_argument("--neo4j-n", type=int, default=None, help="propositions for Neo4j (default --n)")
     parser.add_argument("--single-adds", type=int, default=200, help="single-proposition adds timed at full size")
@@ -200,9 +201,10 @@ def main() -> None:
     parser.add_argument("--use-env-neo4j", action="store_true",
                         help="benchmark the server at NEO4J_URI (its long-term data is deleted) instead of a throwaway one")
     args = parser.parse_args()
+    globals()["NOISE"] = args.noise
 
     sizes = {b: (args.neo4j_n or args.n) if b == "neo4j" else args.n for b in args.backends.split(",")}
-    result = {"data": args.data, "n_queries": args.queries, "dim": args.dim, "k": K, "batch": BATCH,
+    result = {"data": args.data, **({"noise": args.noise} if args.data == "clustered" else {}), "n_queries": args.queries, "dim": args.dim, "k": K, "batch": BATCH,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}}
     for backend, n in sizes.items():

@@ -261,7 +261,8 @@ class SQLiteStore(LongTermStore):
             try:
                 yield db.cursor()
             finally:
-                db.execute("COMMIT")
+                if db.in_transaction:
+                    db.execute("COMMIT")
 
     def _meta(self, key: str, cur: sqlite3.Cursor | None = None) -> Any:
         row = (cur or self._conn()).execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -38,7 +38,7 @@ import numpy as np
 from ..io import atomic_write_text
 
 EXACT_LIMIT = 20_000        # below this many embeddings, search is an exact scan (~8-12 ms at 20k x 384)
-MAX_NLIST = 1024            # IVF lists: 4 sqrt(n), at most this (about 1,000 vectors a list at 1M)
+MAX_NLIST = 4096            # IVF lists: 4 sqrt(n), at most this (about 250 vectors a list at 1M)
 GROWTH_BEFORE_RETRAIN = 4   # re-train the IVF centroids once n is this many times the training n
 SAVE_AT_LEAST = 50_000      # save an index to disk only if rebuilding it would take seconds
 
@@ -121,17 +121,19 @@ class IVFIndex:
 
     @classmethod
     def train(cls, vectors: np.ndarray, seed: int = 0) -> "IVFIndex":
-        """k-means on a sample of ``vectors`` [n, D] unit float32 (30 points a centroid, 10 iterations)."""
+        """k-means on a sample of ``vectors`` [n, D] unit float32 (10 iterations, on 30 points a
+        centroid or 50,000 points, whichever is fewer, but at least 10 a centroid)."""
         import faiss
 
         n, dim = vectors.shape
         nlist = max(1, min(MAX_NLIST, int(4 * math.sqrt(n)), n // 30))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.niter = 10
-        index.cp.min_points_per_centroid = 5         # we sample 30 a centroid; faiss warns below 39
+        index.cp.min_points_per_centroid = 5         # we sample 10-30 a centroid; faiss warns below 39
         index.cp.seed = seed
         rng = np.random.default_rng(seed)
-        sample = vectors if n <= 30 * nlist else vectors[np.sort(rng.choice(n, 30 * nlist, replace=False))]
+        m = min(n, max(10 * nlist, min(30 * nlist, 50_000)))
+        sample = vectors if m == n else vectors[np.sort(rng.choice(n, m, replace=False))]
         index.train(np.ascontiguousarray(sample))
         index.set_direct_map_type(faiss.DirectMap.Hashtable)
         return cls(index, n)
