@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 PAGES = [
     ("", "NTM Explorer", "Keep what the machine learned beyond one sequence"),
     ("step-through", "Step through an NTM", "Read and write weightings over time"),
-    ("addressing-lab", "Addressing lab", "final weighting w"),
+    ("addressing-lab", "Addressing lab", "sharpened weighting w"),
     ("train", "Train", "Start training"),
     ("generalisation", "Generalisation", "One long example"),
     ("long-term-memory", "Long-term memory", re.compile(r"The graph is empty|Edges: ENTAILS")),
