@@ -3,7 +3,7 @@
 tooltip shows the text as typed, no element is created from it, no dialog opens, and the
 graph's frame cannot reach the app page (an opaque origin) nor fetch anything.
 
-Uses the app server and browser fixtures of ``tests/browser/conftest.py`` (a server of its own,
+Uses the app server and browser fixtures of ``tests/browser/conftest.py`` (beside it) (a server of its own,
 with its own data folder, even when run together with the browser tests)."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from playwright.sync_api import expect
 
 from ntm.longterm import Proposition, Relation
 from ntm.longterm.sqlite_store import SQLiteStore
-from tests.browser.conftest import app_process, app_server, browser, page  # noqa: F401 - the fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 WAIT = 60_000            # ms
