@@ -133,16 +133,16 @@ def test_a_bad_link_warns_and_the_page_still_works(server, page):
 def test_addressing_lab_recomputes_live(server, page):
     page.goto(f"{server.url}/addressing-lab")
     page.get_by_role("heading", name="Addressing lab").wait_for(timeout=WAIT)
-    page.get_by_text("final weighting w").wait_for(timeout=WAIT)
+    page.get_by_text("sharpened weighting w").wait_for(timeout=WAIT)
     assert charts(page).count() == 7
     assert page.locator(".katex").count() >= 5                           # every stage's equation
     page.get_by_text("ntm/addressing.py:").first.wait_for(timeout=WAIT)  # and its library lines
-    before = charts(page).filter(has_text="final weighting w").screenshot()
+    before = charts(page).filter(has_text="sharpened weighting w").screenshot()
     gamma = page.get_by_role("slider", name="γ, sharpening")
     gamma.focus()
     for _ in range(30):
         page.keyboard.press("ArrowRight")
     page.get_by_role("heading", name=re.compile(r"Sharpening \(γ = 4")).wait_for(timeout=WAIT)
     page.wait_for_timeout(500)
-    assert charts(page).filter(has_text="final weighting w").screenshot() != before
+    assert charts(page).filter(has_text="sharpened weighting w").screenshot() != before
     only_local(page, server)
