@@ -147,7 +147,7 @@ def page(browser):
     page = context.new_page()
     page.requests_seen = []
     page.on("request", lambda request: page.requests_seen.append(request.url))
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(60_000)       # actions too: a busy 2-core machine can stall a click for 30 s
     try:
         yield page
     finally:
