@@ -37,7 +37,7 @@ from streamlit.testing.v1 import AppTest
 
 from ntm.io import ROOT
 from ntm.model import NTM, NTMConfig
-from ntm.presets import PRESETS_DIR, BundleError, load_preset, save_preset
+from ntm.presets import BundleError, builtin_presets_dir, load_preset, save_preset
 from ntm.tasks import make_task
 from ntm.trace import record
 
@@ -47,10 +47,10 @@ COPY_CONFIG = dict(controller_size=100, memory_slots=128, memory_width=20, heads
 def copy_preset(tmp: Path) -> tuple[Path, str]:
     """presets/copy when it is the paper's copy configuration, else an untrained stand-in."""
     try:
-        preset = load_preset(PRESETS_DIR / "copy")
+        preset = load_preset(builtin_presets_dir() / "copy")
         cfg = preset.config.get("model", {})
         if preset.model_type == "ntm" and all(cfg.get(k) == v for k, v in COPY_CONFIG.items()):
-            return PRESETS_DIR, "presets/copy (trained)"
+            return builtin_presets_dir(), "presets/copy (trained)"
     except BundleError:
         pass
     task = make_task("copy")
