@@ -1,17 +1,17 @@
 """DNC and sparse DNC speed and memory, printed as JSON.
 
-    python bench/bench_dnc.py [--part all|scaling|training] [--seconds 12] [--repeats 3] [--no-compile]
+    python bench/bench_dnc.py [--part all|scaling|training] [--seconds 12] [--repeats 3] [--threads T]
+                              [--no-compile]
 
 Run from the project folder after ``pip install -e .`` (the script imports the installed ``ntm``).
 
 scaling: milliseconds per timestep (forward + backward of one length-20 copy episode, 41 timesteps,
     divided by 41) and peak memory, against N = 128 ... 65,536 slots, for the dense DNC and the
     sparse DNC (K = 4 sparse reads, K_L = 4 temporal links), both with the copy configuration's
-    controller and slot width (LSTM 100, W = 20, one read head), batch 1, eager. Each point runs in
-    a fresh process so its peak resident memory (``ru_maxrss``) is its own; "episode_mb" is that
-    peak minus the process's resident memory just before the episode (glibc's mmap threshold is fixed
-    at 64 KiB there, so freed tensors go back to the system and the peak counts live memory, not
-    allocator fragmentation). The dense DNC stops where
+    controller and slot width (LSTM 100, W = 20, one read head), batch 1, eager. Each point is timed
+    in one fresh process and its memory measured in another (see ``run_point``): "episode_mb" is the
+    peak resident memory (``ru_maxrss``) minus the resident memory just before the episode. The
+    dense DNC stops where
     the next N is projected (from the measured growth) to need more than half the free memory or
     more than a second per step; the reason is printed.
 training: sequences per second in pytorch-dnc's copy configuration (memory 128 x 20, one read
@@ -59,15 +59,16 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
 
-def measure_point(kind: str, n: int, repeats: int) -> dict:
-    """Time and memory of length-20 copy episodes (41 timesteps) at batch 1, in this process."""
+def measure_point(kind: str, n: int, repeats: int, what: str) -> dict:
+    """Time (``what="time"``) or peak memory (``"memory"``) of length-20 copy episodes (41 timesteps)
+    at batch 1, in this process."""
     task = make_task("copy")
     model = make_model(kind, task, n)
     batch = task.sample(1, torch.Generator().manual_seed(3), length=20)
     steps = batch.inputs.shape[1]
     before = _rss_mb()
     times = []
-    for i in range(repeats + 1):                   # the first episode warms the allocator up
+    for i in range(repeats + 1 if what == "time" else 1):    # the first episode warms the allocator up
         model.zero_grad(set_to_none=True)
         t0 = time.perf_counter()
         out, _, _ = model(batch.inputs)
@@ -76,9 +77,27 @@ def measure_point(kind: str, n: int, repeats: int) -> dict:
             times.append(time.perf_counter() - t0)
         if times and sum(times) > 60:
             break
+    if what == "time":
+        return {"ms_per_step": round(statistics.median(times) * 1000 / steps, 3), "episodes": len(times)}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"model": kind, "slots": n, "ms_per_step": round(statistics.median(times) * 1000 / steps, 3),
-            "episodes": len(times), "peak_rss_mb": round(peak, 1), "episode_mb": round(peak - before, 1)}
+    return {"peak_rss_mb": round(peak, 1), "episode_mb": round(peak - before, 1)}
+
+
+def run_point(kind: str, n: int, repeats: int, threads: int) -> dict:
+    """One point in two fresh processes: one timed, one whose peak resident memory is the episode's.
+
+    The memory run fixes glibc's mmap threshold at 64 KiB, so every freed tensor goes back to the
+    system and the peak counts live tensors, not allocator fragmentation; that makes allocation
+    slower (every large tensor is fresh pages), which is why the timed run is a separate process.
+    """
+    point = {"model": kind, "slots": n}
+    for what in ("time", "memory"):
+        cmd = [sys.executable, __file__, "--point", kind, str(n), what, "--repeats", str(repeats),
+               "--threads", str(threads)]
+        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"} if what == "memory" else None
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=True, env=env)
+        point.update(json.loads(done.stdout))
+    return point
 
 
 def _available_mb() -> float:
@@ -87,7 +106,7 @@ def _available_mb() -> float:
     return int(info["MemAvailable"].split()[0]) / 1024
 
 
-def scaling(repeats: int, max_n: int) -> dict:
+def scaling(repeats: int, max_n: int, threads: int) -> dict:
     results: dict = {"dnc": [], "sdnc": [], "dense_stopped": None}
     for kind in ("sdnc", "dnc"):
         for n in [s for s in SLOTS if s <= max_n]:
@@ -105,13 +124,8 @@ def scaling(repeats: int, max_n: int) -> dict:
                         "reason": ("memory" if mem > _available_mb() / 2 else "time") + " projected from the "
                                   "last doubling exceeds the budget (half the free memory, 1 s per step)"}
                     break
-            cmd = [sys.executable, __file__, "--point", kind, str(n), "--repeats", str(repeats)]
-            # A fixed mmap threshold: glibc otherwise raises it after the first large free and keeps
-            # later freed tensors in its heap, so peak RSS would count fragmentation, not live tensors.
-            env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
             try:
-                done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True, env=env)
-                points.append(json.loads(done.stdout))
+                points.append(run_point(kind, n, repeats, threads))
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
                 points.append({"model": kind, "slots": n, "error": type(exc).__name__})
                 if kind == "dnc":
@@ -189,18 +203,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=12.0, help="seconds per timed training window")
     parser.add_argument("--repeats", type=int, default=3, help="timed windows (training) or episodes (scaling)")
     parser.add_argument("--max-n", type=int, default=SLOTS[-1], help="largest memory size to measure")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="torch threads (default: torch's); 1 is steadier on a machine shared with other work")
     parser.add_argument("--no-compile", action="store_true", help="measure the eager step only")
-    parser.add_argument("--point", nargs=2, metavar=("MODEL", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--point", nargs=3, metavar=("MODEL", "N", "WHAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     if args.point:
-        print(json.dumps(measure_point(args.point[0], int(args.point[1]), args.repeats)))
+        print(json.dumps(measure_point(args.point[0], int(args.point[1]), args.repeats, args.point[2])))
         return
     results = {"benchmark": "dnc", "torch": torch.__version__, "threads": torch.get_num_threads(),
                "cpu_count": os.cpu_count(), "machine": platform.machine(), "reference": REFERENCE}
     if args.part in ("all", "training"):
         results["training"] = training(args.seconds, args.repeats, not args.no_compile)
     if args.part in ("all", "scaling"):
-        results["scaling"] = scaling(args.repeats, args.max_n)
+        results["scaling"] = scaling(args.repeats, args.max_n, args.threads)
     print(json.dumps(results, indent=2))
 
 

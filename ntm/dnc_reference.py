@@ -74,7 +74,8 @@ def allocation(u: np.ndarray) -> np.ndarray:
     return a
 
 
-def write_weights(alloc: np.ndarray, write_content: np.ndarray, allocation_gate: float, write_gate: float) -> np.ndarray:
+def write_weights(alloc: np.ndarray, write_content: np.ndarray, allocation_gate: float,
+                  write_gate: float) -> np.ndarray:
     """w^w_t = g^w [g^a a_t + (1 - g^a) c^w_t]."""
     return write_gate * (allocation_gate * alloc + (1.0 - allocation_gate) * write_content)
 

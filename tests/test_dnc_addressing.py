@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from ntm.dnc import access, addressing
-from ntm.dnc.addressing import (STAGES, TemporalLinkage, allocation, directional_weights, link, precedence, read_weights,
-                                retention, temporal_linkage, usage, write_weights)
+from ntm.dnc.addressing import (STAGES, TemporalLinkage, allocation, directional_weights, link, precedence,
+                                read_weights, retention, temporal_linkage, usage, write_weights)
 
 F64 = torch.float64
 
@@ -218,7 +218,8 @@ def test_gradcheck_allocation_away_from_ties():
 
 
 def test_gradcheck_link_directional_read_weights():
-    assert torch.autograd.gradcheck(link, (_rand(2, 4, 4, seed=1) / 4, _rand(2, 4, seed=2) / 4, _rand(2, 4, seed=3) / 4))
+    assert torch.autograd.gradcheck(link, (_rand(2, 4, 4, seed=1) / 4, _rand(2, 4, seed=2) / 4,
+                                           _rand(2, 4, seed=3) / 4))
     assert torch.autograd.gradcheck(directional_weights, (_rand(2, 4, 4, seed=4), _rand(2, 3, 4, seed=5)))
     assert torch.autograd.gradcheck(read_weights, (_rand(2, 3, 4, seed=6), _rand(2, 3, 4, seed=7),
                                                    _rand(2, 3, 4, seed=8), _rand(2, 3, 3, seed=9)))

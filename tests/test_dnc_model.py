@@ -165,7 +165,8 @@ def test_recorded_steps_match_the_reference_equations():
                   "write_key": write["write_key"][b, t].numpy(), "write_strength": write["write_strength"][b, t].item(),
                   "erase": write["erase"][b, t].numpy(), "write_vector": write["write_vector"][b, t].numpy(),
                   "free_gates": np.array([h["free_gate"][b, t].item() for h in reads]),
-                  "allocation_gate": write["allocation_gate"][b, t].item(), "write_gate": write["write_gate"][b, t].item(),
+                  "allocation_gate": write["allocation_gate"][b, t].item(),
+                  "write_gate": write["write_gate"][b, t].item(),
                   "read_modes": np.stack([h["read_modes"][b, t].numpy() for h in reads])}
             step = ref.access_step(xi, state)
             np.testing.assert_allclose(write["weights"][b, t].numpy(), step["write_weights"], atol=1e-10)

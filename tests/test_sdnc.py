@@ -46,7 +46,8 @@ def test_journalled_table_values_and_gradients_match_out_of_place_updates():
     table, plain, got, expected = new_table(start), start.clone(), [], []
     for r, d in zip(rows, deltas):
         table = table_add(table, r, d)
-        plain = plain + torch.zeros_like(plain).index_put((torch.arange(2)[:, None].expand_as(r), r), d, accumulate=True)
+        batch = torch.arange(2)[:, None].expand_as(r)
+        plain = plain + torch.zeros_like(plain).index_put((batch, r), d, accumulate=True)
         got.append(table_gather(table, query))
         expected.append(torch.stack([plain[b, query[b]] for b in range(2)]))
     torch.testing.assert_close(table.data, plain.detach())

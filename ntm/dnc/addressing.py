@@ -163,7 +163,8 @@ def temporal_linkage(prev: TemporalLinkage, write: torch.Tensor) -> TemporalLink
     return TemporalLinkage(link(prev.link, prev.precedence, write), precedence(prev.precedence, write))
 
 
-def directional_weights(link_matrix: torch.Tensor, prev_read_weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def directional_weights(link_matrix: torch.Tensor,
+                        prev_read_weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward and backward weightings f^i_t = L_t w^{r,i}_{t-1} and b^i_t = L_t^T w^{r,i}_{t-1}.
 
     f moves each read head to the slot written after the one it read; b to the one written before.

@@ -1,4 +1,5 @@
-"""The sparse DNC (SDNC; Rae et al., NeurIPS 2016, "Scaling memory-augmented neural networks with sparse reads and writes").
+"""The sparse DNC (SDNC; Rae et al., NeurIPS 2016, "Scaling memory-augmented neural networks with sparse
+reads and writes").
 
 The dense DNC touches every slot every step and keeps an N x N link matrix, so its cost grows
 with N^2. The SDNC keeps the DNC's interface and read modes but makes every weighting K-sparse:
@@ -39,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..addressing import _safe_norm, cosine_similarity
+from ..addressing import _safe_norm
 from .access import oneplus
 from .model import DNC, DNCConfig, DNCModel, _check_positive
 
@@ -146,7 +147,8 @@ def coalesce(index: torch.Tensor, value: torch.Tensor, k: int) -> Sparse:
 
 
 def lookup(query: torch.Tensor, s: Sparse) -> torch.Tensor:
-    """The value of sparse weighting ``s`` (``[B, S]``) at slots ``query`` (``[B, ...]``): sum_k [index_k = q] value_k."""
+    """The value of sparse weighting ``s`` (``[B, S]``) at slots ``query`` (``[B, ...]``):
+    sum_k [index_k = q] value_k."""
     b = query.shape[0]
     q = query.reshape(b, -1, 1)
     eq = (q == s.index.unsqueeze(1)).to(s.value.dtype)                   # [B, Q, S]
