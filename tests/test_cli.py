@@ -139,4 +139,6 @@ def test_a_damaged_checkpoint_is_one_clear_error(tmp_path, damage):
 
 def test_a_preset_name_too_long_for_the_file_system(tmp_path):
     _one_line_error(ntm("trace", "--preset", "x" * 300, "--out", str(tmp_path / "t.json"), check=False), "no preset")
-    _one_line_error(ntm("evaluate", "--preset", "../../etc", "--length", "3", check=False), "has no config.json")
+    (tmp_path / "not-a-preset").mkdir()
+    _one_line_error(ntm("evaluate", "--preset", str(tmp_path / "not-a-preset"), "--length", "3", check=False),
+                    "has no config.json")
