@@ -237,6 +237,10 @@ class Recorder:
 
 
 MODEL_TYPES: dict[str, tuple[type, type]] = {"ntm": (NTM, NTMConfig), "lstm": (LSTMBaseline, LSTMConfig)}
+# The DNC and the sparse DNC (ntm.dnc) follow the same protocol; imported here, below the NTM, so
+# ntm.dnc never needs to import this module.
+from .dnc import DNCConfig, DNCModel, SDNCConfig, SDNCModel  # noqa: E402
+MODEL_TYPES.update({"dnc": (DNCModel, DNCConfig), "sdnc": (SDNCModel, SDNCConfig)})
 
 
 def config_fields(model_type: str) -> dict[str, Any]:

@@ -195,3 +195,16 @@ def test_a_few_optimizer_steps_lower_the_loss_on_a_fixed_batch():
         opt.step()
         losses.append(value.item())
     assert losses[-1] < 0.8 * losses[0]
+
+
+def test_registered_with_the_library_model_types_and_p_names():
+    from ntm.model import build_model, config_fields, model_config_dict
+    for model_type, cls in (("dnc", DNCModel), ("sdnc", None)):
+        assert {"nr_cells", "cell_size", "read_heads", "rnn_type", "hidden_size", "num_layers"} <= set(config_fields(model_type))
+        model = build_model(model_type, {"input_size": 5, "output_size": 4, "nr_cells": 16, "read_heads": 2})
+        assert model.model_type == model_type and model_config_dict(model)["nr_cells"] == 16
+        if cls is not None:
+            assert isinstance(model, cls)
+    assert {"sparse_reads", "temporal_reads"} <= set(config_fields("sdnc"))
+    with pytest.raises(ValueError, match="unknown dnc config keys"):
+        build_model("dnc", {"input_size": 5, "output_size": 4, "memory_slots": 3})

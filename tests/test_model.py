@@ -91,7 +91,7 @@ def test_lstm_baseline_shapes_and_build_model_errors():
     with pytest.raises(ValueError, match="unknown ntm config keys"):
         build_model("ntm", {"input_size": 9, "output_size": 8, "slots": 3})
     with pytest.raises(ValueError, match="model type must be one of"):
-        build_model("dnc", {})
+        build_model("transformer", {})
 
 
 @pytest.mark.parametrize("bad,match", [
