@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .addressing import STAGES as NTM_STAGES, Parameter, Stage, shift_offsets
+from .dnc.addressing import STAGES as DNC_STAGES
 
 TRACE_FORMAT = "ntm-explorer-trace/1"
 
@@ -141,6 +142,77 @@ class NTMHead(HeadRecord):
         return shift_offsets(self.s.shape[-1])
 
 
+# The DNC's stage table (ntm.dnc.addressing.STAGES) split by the head that owns each weighting:
+# retention, usage and precedence belong to the whole memory but are driven by the one write head,
+# so its record carries them (they are also in ``Trace.extras``).
+_DNC_READ_KEYS = ("forward", "backward", "read_content", "read_weights")
+DNC_WRITE_STAGES = tuple(s for s in DNC_STAGES if s.key not in _DNC_READ_KEYS)
+DNC_READ_STAGES = tuple(s for s in DNC_STAGES if s.key in _DNC_READ_KEYS)
+
+
+class _DNCHead(HeadRecord):
+    """Shared by the DNC's head types: the table's final row (``write_weights`` / ``read_weights``)
+    is the head's ``weights``; rows the model did not record (the sparse DNC has no retention or
+    usage) are left out of ``stages()``."""
+
+    def stages(self) -> list[RecordedStage]:
+        out = []
+        for stage in self.STAGES:
+            values = self.weights if stage.key in ("write_weights", "read_weights") else getattr(self, stage.key, None)
+            if values is not None:
+                out.append(RecordedStage(stage, values))
+        return out
+
+
+@dataclass
+class DNCWriteHead(_DNCHead):
+    """The DNC's write head over T timesteps: where it wrote and why (Graves et al. 2016, Methods).
+
+    Shapes: N slots, W slot width. ``usage``/``retention`` are None for the sparse DNC, whose
+    allocation is the least recently used slot (``Trace.extras["last_access"]``).
+    """
+
+    head_type: ClassVar[str] = "dnc-write"
+    STAGES: ClassVar[tuple[Stage, ...]] = DNC_WRITE_STAGES
+
+    write_content: np.ndarray      # [T, N]  c^w_t
+    allocation: np.ndarray         # [T, N]  a_t
+    weights: np.ndarray            # [T, N]  w^w_t
+    write_key: np.ndarray          # [T, W]  k^w_t
+    write_strength: np.ndarray     # [T]     beta^w_t
+    erase: np.ndarray              # [T, W]  e_t
+    write_vector: np.ndarray       # [T, W]  v_t
+    allocation_gate: np.ndarray    # [T]     g^a_t
+    write_gate: np.ndarray         # [T]     g^w_t
+    retention: np.ndarray | None = None    # [T, N] psi_t
+    usage: np.ndarray | None = None        # [T, N] u_t
+    precedence: np.ndarray | None = None   # [T, N] p_t
+    initial: np.ndarray | None = None      # [N] w^w_0
+
+
+@dataclass
+class DNCReadHead(_DNCHead):
+    """One DNC read head over T timesteps: back along the write order, by content, or forward.
+
+    ``read_modes`` ``[T, 3]`` is pi_t as (backward, content, forward); ``free_gate`` is None for the
+    sparse DNC.
+    """
+
+    head_type: ClassVar[str] = "dnc-read"
+    STAGES: ClassVar[tuple[Stage, ...]] = DNC_READ_STAGES
+
+    forward: np.ndarray            # [T, N]  f_t = L_t w^r_{t-1}
+    backward: np.ndarray           # [T, N]  b_t = L_t^T w^r_{t-1}
+    read_content: np.ndarray       # [T, N]  c^r_t
+    weights: np.ndarray            # [T, N]  w^r_t
+    read: np.ndarray               # [T, W]  r_t
+    key: np.ndarray                # [T, W]  k^r_t
+    strength: np.ndarray           # [T]     beta^r_t
+    read_modes: np.ndarray         # [T, 3]  pi_t
+    free_gate: np.ndarray | None = None    # [T] f_t
+    initial: np.ndarray | None = None      # [N] w^r_0
+
+
 @dataclass
 class Trace:
     """One sequence run through a model, every timestep recorded.
@@ -249,6 +321,7 @@ def trace_from_recording(recording, inputs: torch.Tensor, targets: torch.Tensor,
         mask=mask[b].detach().cpu().numpy().astype(bool),
         memory=_np(recording.memory[b]),
         heads=heads,
+        extras={k: _np(v[b]) for k, v in (getattr(recording, "extras", None) or {}).items()},
         meta=dict(meta or {}),
     )
 
@@ -269,4 +342,4 @@ def record(model, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tenso
 
 
 __all__ = ["TRACE_FORMAT", "Stage", "Parameter", "NTM_STAGES", "RecordedStage", "HEAD_TYPES", "HeadRecord",
-           "NTMHead", "Trace", "trace_from_recording", "record"]
+           "NTMHead", "DNC_WRITE_STAGES", "DNC_READ_STAGES", "DNCWriteHead", "DNCReadHead", "Trace", "trace_from_recording", "record"]

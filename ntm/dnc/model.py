@@ -186,6 +186,7 @@ def stack_recording(initial: tuple[torch.Tensor, torch.Tensor], steps: list[dict
     scalar = lambda t: t.squeeze(-1) if t.dim() == 3 and t.shape[-1] == 1 else t  # noqa: E731
     write = {"head_type": "dnc-write", "kind": "write", "name": "write 1", "initial": initial[0].detach(),
              "write_content": s["write_content"], "allocation": s["allocation"], "weights": s["write_weights"]}
+    write.update({k: s[k] for k in ("retention", "usage", "precedence") if k in s})
     for name, field in WRITE_FIELDS.items():
         write[name] = scalar(s[f"xi.{field}"])
     heads = [write]
