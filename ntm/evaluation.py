@@ -16,9 +16,35 @@ from torch import nn
 
 from .tasks import Task, bit_errors, cost_bits
 
+# The kinds of model the comparisons of section 4 set side by side, by the model types of each, with
+# the preset each defaults to; the paper compares the NTM and the LSTM, and the DNC is the NTM's successor.
+FAMILIES: dict[str, tuple[str, ...]] = {"NTM": ("ntm",), "DNC": ("dnc", "sdnc"), "LSTM": ("lstm",)}
+DEFAULT_PRESETS: dict[str, str] = {"NTM": "copy", "DNC": "dnc-copy", "LSTM": "lstm-copy"}
+
+
+def family_of(model_type: str) -> str | None:
+    """``"ntm"`` -> ``"NTM"``, ``"sdnc"`` -> ``"DNC"``; None for a model type no comparison knows."""
+    return next((family for family, types in FAMILIES.items() if model_type in types), None)
+
+
+def presets_by_family(entries, task: str) -> dict[str, list[str]]:
+    """The usable catalogue entries (``ntm.presets.catalogue()``) trained on ``task``, as preset ids
+    per family, each list starting with the family's default preset when it is there."""
+    out: dict[str, list[str]] = {family: [] for family in FAMILIES}
+    for e in entries:
+        family = family_of(e.model_type or "")
+        if e.usable and e.task == task and family is not None:
+            out[family].append(e.id)
+    for family, ids in out.items():
+        ids.sort(key=lambda i: (i != DEFAULT_PRESETS[family], i))
+    return out
+
+
 def memory_slots(model: nn.Module) -> int | None:
-    """N, the model's memory slots, or None for a model without a memory (the LSTM)."""
-    return getattr(getattr(model, "config", None), "memory_slots", None)
+    """N, the model's memory slots (the NTM's ``memory_slots``, the DNC's ``nr_cells``), or None for a
+    model without a memory (the LSTM)."""
+    config = getattr(model, "config", None)
+    return getattr(config, "memory_slots", None) or getattr(config, "nr_cells", None)
 
 
 def max_length(task: Task, model: nn.Module) -> int | None:

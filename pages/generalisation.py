@@ -1,4 +1,4 @@
-"""Generalisation: an NTM and an LSTM trained on the same task, tested on longer sequences.
+"""Generalisation: an NTM, a DNC and an LSTM trained on the same task, tested on longer sequences.
 
 Presets → ``ntm.evaluation.evaluate`` at each length (cached per preset, length, sequences and
 seed) → ``ntm.training_figures.generalisation_figure``; one long example through both models
@@ -14,7 +14,7 @@ from ntm.figures.training import examples_figure, generalisation_figure
 from ntm.presets import BundleError, catalogue, load_preset
 from pages._shared import page_link, plain
 
-DEFAULT_NTM, DEFAULT_LSTM = "copy", "lstm-copy"
+DEFAULT_TASK = "copy"
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -39,38 +39,35 @@ st.title("Generalisation")
 st.markdown(
     "The paper's central result (section 4.1, figures 4 and 5): trained on copies of up to 20 vectors, "
     "the NTM keeps copying far longer sequences, while an LSTM fails soon past the lengths it saw. "
-    "Pick an NTM and an LSTM trained on the same task, and test both on longer sequences: the "
+    "Pick an NTM, an LSTM and a DNC (the NTM's successor, Graves et al. 2016) trained on the same task, and "
+    "test them on longer sequences: the "
     "measure is **bit errors per sequence**, the output bits on the wrong side of ½, averaged over "
     "test sequences.")
 
 presets = [e for e in catalogue() if e.usable]
 tasks = sorted({e.task for e in presets})
 if not tasks:
-    st.info("There are no presets yet: train an NTM and an LSTM on the Train page.")
+    st.info("There are no presets yet: train an NTM, a DNC or an LSTM on the Train page.")
     st.stop()
-c_task, c_ntm, c_lstm = st.columns(3)
-default_task = DEFAULT_NTM if DEFAULT_NTM in tasks else tasks[0]
+c_task, *c_family = st.columns(1 + len(evaluation.FAMILIES))
+default_task = DEFAULT_TASK if DEFAULT_TASK in tasks else tasks[0]
 task = c_task.selectbox("Task", tasks, index=tasks.index(default_task), key="gen_task")
-ntms = [e.id for e in presets if e.task == task and e.model_type == "ntm"]
-lstms = [e.id for e in presets if e.task == task and e.model_type == "lstm"]
-ntm_name = c_ntm.selectbox("NTM preset", ntms, index=ntms.index(DEFAULT_NTM) if DEFAULT_NTM in ntms else 0,
-                           key=f"gen_ntm_{task}") if ntms else None
-lstm_name = c_lstm.selectbox("LSTM preset", lstms, index=lstms.index(DEFAULT_LSTM) if DEFAULT_LSTM in lstms else 0,
-                             key=f"gen_lstm_{task}") if lstms else None
-missing = [kind for kind, name in (("an NTM", ntm_name), ("an LSTM", lstm_name)) if name is None]
+by_family = evaluation.presets_by_family(presets, task)
+picked = {family: column.selectbox(f"{family} preset", ids, key=f"gen_{family.lower()}_{task}") if ids else None
+         for column, (family, ids) in zip(c_family, by_family.items())}
+missing = [family for family, name in picked.items() if name is None]
 if missing:
-    st.info(f"There is no preset of {' or '.join(missing)} trained on {task} yet: train one on the Train page. "
-            f"What there is is shown below on its own.")
-if missing:
+    st.info(f"There is no {' or '.join(missing)} preset trained on {task} yet: train one on the Train page. "
+            f"What there is is compared below.")
     page_link("train", "Train a model")
 
 chosen = {}                                  # label -> (catalogue entry, Preset)
-for kind, name in (("NTM", ntm_name), ("LSTM", lstm_name)):
+for family, name in picked.items():
     if name is None:
         continue
     entry = next(e for e in presets if e.id == name)
     try:
-        chosen[f"{kind} · {name}"] = (entry, load(str(entry.path), entry.stamp))
+        chosen[f"{family} · {name}"] = (entry, load(str(entry.path), entry.stamp))
     except BundleError as exc:
         st.error(plain(f"Preset {name} cannot be opened: {exc}", 600))
 if not chosen:
@@ -81,7 +78,9 @@ if len(sizes) > 1:
     st.error("These presets read and write vectors of different widths (their task parameters differ), "
              "so they cannot be tested on the same sequences: choose presets made with the same task settings.")
     st.stop()
-ntm_preset = next((p for label, (_, p) in chosen.items() if label.startswith("NTM")), None)
+# The memory model with the fewest slots bounds the useful test lengths.
+with_memory = [p for _, p in chosen.values() if evaluation.memory_slots(p.model)]
+ntm_preset = min(with_memory, key=lambda p: evaluation.memory_slots(p.model), default=None)
 train_lo, train_hi = first.task.train_lengths
 length_name = first.task.length_name
 
@@ -90,7 +89,7 @@ proposed = evaluation.default_lengths(first.task, ntm_preset.model if ntm_preset
 c_len, c_seq, c_seed, c_log = st.columns([3, 1, 1, 1])
 lengths_text = c_len.text_input(f"Test lengths ({length_name})", value=", ".join(map(str, proposed)),
                                 key=f"gen_lengths_{task}",
-                                help=f"Trained on {train_lo}–{train_hi}. Defaults stop where the NTM's memory is full.")
+                                help=f"Trained on {train_lo}–{train_hi}. Defaults stop where the smallest memory is full.")
 sequences = c_seq.number_input("Sequences per length", min_value=1, max_value=1000, value=100, step=10,
                                key="gen_sequences")
 seed = c_seed.number_input("Seed", min_value=0, max_value=2**31 - 1, value=1, step=1, key="gen_seed")
@@ -103,8 +102,8 @@ except ValueError as exc:
     st.stop()
 limit = evaluation.max_length(first.task, ntm_preset.model) if ntm_preset else None
 if limit is not None and lengths[-1] > limit:
-    st.caption(f"Lengths above {limit} need more slots than the NTM's memory has: errors there measure "
-               f"the memory's size, not what the NTM learned.")
+    st.caption(f"Lengths above {limit} need more slots than {ntm_preset.name}'s memory has: errors there measure "
+               f"the memory's size, not what the model learned.")
 
 paths = tuple((str(e.path), e.stamp) for e, _ in chosen.values())
 request = (paths, tuple(lengths), int(sequences), int(seed))

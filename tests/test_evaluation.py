@@ -104,3 +104,25 @@ def test_example_outputs_are_the_scored_steps_as_probabilities():
     assert len(out["target"]) == 5 and set(out["outputs"]) == {"a", "b"}
     for rows in out["outputs"].values():
         assert len(rows) == 5 and all(0 <= v <= 1 for row in rows for v in row)
+
+
+def test_families_group_presets_by_kind_of_model_with_the_default_first():
+    from types import SimpleNamespace as E
+    entries = [E(id="b-dnc", model_type="dnc", task="copy", usable=True),
+               E(id="dnc-copy", model_type="dnc", task="copy", usable=True),
+               E(id="s", model_type="sdnc", task="copy", usable=True),
+               E(id="broken", model_type="ntm", task="copy", usable=False),
+               E(id="recall", model_type="ntm", task="associative-recall", usable=True),
+               E(id="lstm-copy", model_type="lstm", task="copy", usable=True)]
+    assert evaluation.presets_by_family(entries, "copy") == {"NTM": [], "DNC": ["dnc-copy", "b-dnc", "s"],
+                                                             "LSTM": ["lstm-copy"]}
+    assert evaluation.family_of("sdnc") == "DNC" and evaluation.family_of("transformer") is None
+
+
+def test_a_dnc_memory_bounds_the_test_lengths_like_an_ntm_memory():
+    from ntm.model import build_model
+    task = make_task("copy")
+    dnc = build_model("dnc", {"input_size": task.input_size, "output_size": task.output_size, "nr_cells": 24})
+    lstm = build_model("lstm", {"input_size": task.input_size, "output_size": task.output_size})
+    assert evaluation.memory_slots(dnc) == 24 and evaluation.memory_slots(lstm) is None
+    assert evaluation.max_length(task, dnc) == 24 and max(evaluation.default_lengths(task, dnc)) <= 24

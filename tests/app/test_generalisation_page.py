@@ -1,4 +1,4 @@
-"""The Generalisation page (AppTest): NTM and LSTM presets on the same task, evaluated by length
+"""The Generalisation page (AppTest): NTM, DNC and LSTM presets on the same task, evaluated by length
 with cached results, the tables saved at training time shown at once, and one long example."""
 
 import base64
@@ -30,12 +30,13 @@ def make_preset(root, name, model_type, task="copy", task_params=None, **config)
 
 @pytest.fixture(autouse=True)
 def presets(tmp_path, monkeypatch):
-    """Built-in presets "copy" (NTM) and "lstm-copy" (LSTM), small and untrained, plus user presets."""
+    """Built-in presets "copy" (NTM), "dnc-copy" (DNC) and "lstm-copy" (LSTM), small and untrained, plus user presets."""
     builtin, data = tmp_path / "builtin", tmp_path / "data"
     monkeypatch.setenv("NTM_EXPLORER_PRESETS", str(builtin))
     monkeypatch.setenv("NTM_EXPLORER_DATA", str(data))
     make_preset(builtin, "copy", "ntm", controller_size=16, memory_slots=32, memory_width=8)
     make_preset(builtin, "lstm-copy", "lstm", hidden_size=16, layers=1)
+    make_preset(builtin, "dnc-copy", "dnc", hidden_size=16, nr_cells=32, cell_size=8)
     make_preset(data / "presets", "recall-ntm", "ntm", task="associative-recall", controller_size=16,
                 memory_slots=32, memory_width=8)
     st.cache_data.clear()
@@ -69,6 +70,7 @@ def test_defaults_pick_copy_and_lstm_copy_and_show_the_tables_saved_at_training(
     assert at.selectbox(key="gen_task").value == "copy"
     assert at.selectbox(key="gen_ntm_copy").value == "copy"
     assert at.selectbox(key="gen_lstm_copy").value == "lstm-copy"
+    assert at.selectbox(key="gen_dnc_copy").value == "dnc-copy"
     assert at.text_input(key="gen_lengths_copy").value == "10, 20, 30"     # default lengths that fit 32 slots
     fig = chart(at, "gen_curves")
     (trace,) = fig["data"]
@@ -92,11 +94,11 @@ def test_evaluate_compares_both_models_by_length_and_caches_the_results(monkeypa
     at.number_input(key="gen_seed").set_value(3)
     at.button(key="gen_evaluate").click().run()
     assert not at.exception, at.exception
-    assert sorted(calls) == sorted((m, n, 8, 3) for m in ("ntm", "lstm") for n in (5, 10, 30))
+    assert sorted(calls) == sorted((m, n, 8, 3) for m in ("ntm", "dnc", "lstm") for n in (5, 10, 30))
 
     traces = {t["name"]: t for t in chart(at, "gen_curves")["data"]}
-    assert set(traces) == {"NTM · copy", "LSTM · lstm-copy"}
-    for label, name in (("NTM · copy", "copy"), ("LSTM · lstm-copy", "lstm-copy")):
+    assert set(traces) == {"NTM · copy", "DNC · dnc-copy", "LSTM · lstm-copy"}
+    for label, name in (("NTM · copy", "copy"), ("DNC · dnc-copy", "dnc-copy"), ("LSTM · lstm-copy", "lstm-copy")):
         preset = load_preset(presets / name)
         expected = [real(preset.model, preset.task, n, 8, 3)["bit_errors"] for n in (5, 10, 30)]
         assert array(traces[label]["x"]).tolist() == [5, 10, 30]
@@ -111,34 +113,35 @@ def test_evaluate_compares_both_models_by_length_and_caches_the_results(monkeypa
     # Cached: rerunning or pressing again evaluates nothing; new settings evaluate only what is new.
     at.run()
     at.button(key="gen_evaluate").click().run()
-    assert len(calls) == 6
+    assert len(calls) == 9
     at.text_input(key="gen_lengths_copy").set_value("5, 10, 30, 40")
     at.button(key="gen_evaluate").click().run()
-    assert len(calls) == 8 and sorted(calls[6:]) == [("lstm", 40, 8, 3), ("ntm", 40, 8, 3)]
+    assert len(calls) == 12 and sorted(calls[9:]) == [("dnc", 40, 8, 3), ("lstm", 40, 8, 3), ("ntm", 40, 8, 3)]
 
 
-def test_one_long_example_shows_target_ntm_and_lstm_outputs():
+def test_one_long_example_shows_target_ntm_dnc_and_lstm_outputs():
     at = page()
     assert at.select_slider(key="gen_example_length_copy").value == 30     # the longest test length
     at.select_slider(key="gen_example_length_copy").set_value(20).run()
     fig = chart(at, "gen_example")
     heatmaps = [t for t in fig["data"] if t["type"] == "heatmap"]
-    assert len(heatmaps) == 3
+    assert len(heatmaps) == 4
     target = array(heatmaps[0]["z"])
     assert target.shape == (8, 20) and set(np.unique(target)) <= {0.0, 1.0}   # [bits, scored steps]
     for h in heatmaps[1:]:
         z = array(h["z"])
         assert z.shape == (8, 20) and ((z >= 0) & (z <= 1)).all()
     titles = [a["text"] for a in fig["layout"]["annotations"]]
-    assert titles[0] == "target" and titles[1].startswith("NTM (copy) (") and titles[2].startswith("LSTM (lstm-copy) (")
+    assert titles[0] == "target" and titles[1].startswith("NTM (copy) (") and titles[2].startswith("DNC (dnc-copy) (")
+    assert titles[3].startswith("LSTM (lstm-copy) (")
     assert "sequence length 20" in fig["layout"]["title"]["text"]
 
 
-def test_a_task_without_an_lstm_preset_says_so_and_shows_the_ntm_alone():
+def test_a_task_without_dnc_or_lstm_presets_says_so_and_shows_the_ntm_alone():
     at = page()
     at.selectbox(key="gen_task").set_value("associative-recall").run()
     assert not at.exception
-    assert "no preset of an LSTM trained on associative-recall" in at.info[0].value
+    assert "no DNC or LSTM preset trained on associative-recall" in at.info[0].value
     heatmaps = [t for t in chart(at, "gen_example")["data"] if t["type"] == "heatmap"]
     assert len(heatmaps) == 2                   # target and the NTM's output
 
