@@ -8,6 +8,7 @@ its heads carry), so data flows one way: model -> trace -> figures -> pages.
     common.py       fixed colour scales and ranges, the time cursor, Plotly settings, layout helpers
     step.py         a recorded run at timestep t: sequences, memory, weightings over time, vectors
     addressing.py   addressing stages: one head at t (through its stage table), and the lab's figures
+    memory_lab.py   the Memory lab: the DNC's usage, allocation, write mix, link matrix and read modes
     training.py     training curves, sample predictions, generalisation by length
     client.py       the Step-through views as data for the browser: each figure once, and what changes with t
 """
@@ -16,6 +17,8 @@ from ntm.figures.addressing import (addressing_figure, format_parameter, matrix_
                                     similarity_figure, stage_figure, stage_parameters, weighting_figure)
 from ntm.figures.common import (CURSOR_NAME, MEMORY_COLORSCALE, WEIGHT_COLORSCALE, WEIGHT_RANGE, change_range,
                                 cursor_shape, enlarge, memory_range, plotly_config, set_cursor)
+from ntm.figures.memory_lab import (lab_allocation_figure, lab_bars, lab_heads_figure, lab_link_figure,
+                                    lab_precedence_figure, lab_read_figure, lab_read_modes_figure, lab_write_figure)
 from ntm.figures.step import (memory_change_figure, memory_figure, sequence_figure, vector_panels,
                               vectors_figure, weights_over_time_figure)
 from ntm.figures.training import (curves_figure, examples_figure, format_duration, generalisation_figure,
@@ -28,4 +31,6 @@ __all__ = [
     "addressing_figure", "stage_widths", "shift_figure", "vector_panels", "vectors_figure", "weighting_figure", "stage_figure",
     "similarity_figure", "matrix_figure", "curves_figure", "sample_figure", "generalisation_figure",
     "examples_figure", "format_duration",
+    "lab_bars", "lab_allocation_figure", "lab_write_figure", "lab_link_figure", "lab_precedence_figure",
+    "lab_heads_figure", "lab_read_figure", "lab_read_modes_figure",
 ]
