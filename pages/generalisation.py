@@ -11,6 +11,7 @@ import streamlit as st
 
 from ntm import evaluation
 from ntm.figures.training import examples_figure, generalisation_figure
+from ntm.jobs import JobError, evaluations
 from ntm.presets import BundleError, catalogue, load_preset
 from pages._shared import page_link, plain
 
@@ -33,6 +34,42 @@ def evaluate_cached(path: str, stamp: tuple, length: int, sequences: int, seed: 
 def example_cached(paths: tuple[tuple[str, tuple], ...], length: int, seed: int) -> dict:
     presets = [load(p, stamp) for p, stamp in paths]
     return evaluation.example_outputs({p.name: p.model for p in presets}, presets[0].task, length, seed)
+
+
+# The background panel is a fragment: its buttons rerun only the fragment, so their messages are
+# kept for it to draw (a flash would wait for the next full run).
+def start_background(models: dict, lengths: list[int], sequences: int, seed: int) -> None:
+    try:
+        evaluations.start_evaluation(models, lengths, sequences, seed)
+    except JobError as exc:
+        st.session_state["gen_background_error"] = f"Could not start it: {exc}."
+
+
+def cancel_background(eid: str) -> None:
+    evaluations.cancel_evaluation(eid)
+
+
+@st.fragment(run_every=2.0)
+def background_panel(models: dict, lengths: list[int], sequences: int, seed: int) -> None:
+    """The background evaluation of this request: a start button, its progress, or its outcome."""
+    found = evaluations.find_evaluation(models, lengths, sequences, seed)
+    if "gen_background_error" in st.session_state:
+        st.error(plain(st.session_state.pop("gen_background_error"), 600))
+    if found is None or found.state in ("cancelled", "failed", "interrupted"):
+        if found is not None:
+            why = f" ({found.message})" if found.message and found.message != found.state else ""
+            st.warning(plain(f"The last background evaluation of this request was {found.state}{why}. "
+                             f"It can be started again; the results it finished are not drawn.", 400))
+        st.button("Evaluate in the background", type="primary", icon=":material/schedule:", key="gen_background",
+                  on_click=start_background, args=(models, lengths, sequences, seed))
+        return
+    if found.active:
+        c_bar, c_cancel = st.columns([5, 1])
+        c_bar.progress(found.fraction, text=f"Evaluating in the background: {found.done} of {found.total} done…")
+        c_cancel.button("Cancel", key="gen_background_cancel", on_click=cancel_background, args=(found.id,))
+    elif found.state == "done" and st.session_state.get("gen_background_shown") != found.id:
+        st.session_state["gen_background_shown"] = found.id
+        st.rerun()                                      # draw its results in the page's curves
 
 
 st.title("Generalisation")
@@ -96,7 +133,6 @@ seed = c_seed.number_input("Seed", min_value=0, max_value=2**31 - 1, value=1, st
 log_y = c_log.toggle("Log scale", value=False, key="gen_log")
 try:
     lengths = evaluation.parse_lengths(lengths_text, first.task)
-    evaluation.check_work(lengths, int(sequences))
 except ValueError as exc:
     st.error(plain(f"Cannot evaluate: {exc}.", 400))
     st.stop()
@@ -106,22 +142,33 @@ if limit is not None and lengths[-1] > limit:
                f"the memory's size, not what the model learned.")
 
 paths = tuple((str(e.path), e.stamp) for e, _ in chosen.values())
+models = {label: (str(e.path), e.stamp) for label, (e, _) in chosen.items()}
 request = (paths, tuple(lengths), int(sequences), int(seed))
-if st.button("Evaluate", type="primary", icon=":material/play_arrow:", key="gen_evaluate"):
-    st.session_state["gen_request"] = request
+work = int(sequences) * sum(lengths)
 fresh = {}
-if st.session_state.get("gen_request") == request:
-    total, done = len(chosen) * len(lengths), 0
-    bar = st.progress(0.0, text="Evaluating…")
-    for label, (entry, _) in chosen.items():
-        rows = []
-        for length in lengths:
-            bar.progress(done / total, text=f"Evaluating {label} at {length_name} {length} "
-                                            f"({done + 1} of {total})…")
-            rows.append(evaluate_cached(str(entry.path), entry.stamp, length, int(sequences), int(seed)))
-            done += 1
-        fresh[label] = rows
-    bar.empty()
+if work > evaluation.MAX_WORK:
+    st.info(f"{int(sequences):,} sequences at these lengths is {work:,} sequence-steps per model, more than one "
+            f"click evaluates while you wait ({evaluation.MAX_WORK:,}). It can run in the background: its "
+            f"progress shows here, and its results stay when you leave and come back.")
+    background_panel(models, lengths, int(sequences), int(seed))
+    found = evaluations.find_evaluation(models, lengths, int(sequences), int(seed))
+    if found is not None and found.state == "done":
+        fresh = {label: rows for label, rows in found.results.items() if label in chosen}
+else:
+    if st.button("Evaluate", type="primary", icon=":material/play_arrow:", key="gen_evaluate"):
+        st.session_state["gen_request"] = request
+    if st.session_state.get("gen_request") == request:
+        total, done = len(chosen) * len(lengths), 0
+        bar = st.progress(0.0, text="Evaluating…")
+        for label, (entry, _) in chosen.items():
+            rows = []
+            for length in lengths:
+                bar.progress(done / total, text=f"Evaluating {label} at {length_name} {length} "
+                                                f"({done + 1} of {total})…")
+                rows.append(evaluate_cached(str(entry.path), entry.stamp, length, int(sequences), int(seed)))
+                done += 1
+            fresh[label] = rows
+        bar.empty()
 
 # ---- the curves ----
 as_trained = {f"{label} (as trained)": p.metrics.get("generalisation") or []

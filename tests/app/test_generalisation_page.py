@@ -160,3 +160,28 @@ def test_presets_of_different_widths_are_not_compared(presets):
     at = page()
     at.selectbox(key="gen_lstm_copy").set_value("narrow-lstm").run()
     assert any("different widths" in e.value for e in at.error)
+
+
+def test_a_request_too_large_for_one_click_runs_in_the_background_and_its_results_are_drawn(monkeypatch):
+    import time
+
+    monkeypatch.setattr(ntm.evaluation, "MAX_WORK", 100)
+    at = page()
+    at.text_input(key="gen_lengths_copy").set_value("5, 10")
+    at.number_input(key="gen_sequences").set_value(8)              # 8 x 15 = 120 sequence-steps > 100
+    at.run()
+    assert not at.exception, at.exception
+    assert "gen_evaluate" not in [b.key for b in at.button]
+    assert any("more than one click evaluates" in i.value for i in at.info)
+    at.button(key="gen_background").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    deadline = time.monotonic() + 180
+    while not at.dataframe:
+        assert time.monotonic() < deadline, "the background evaluation did not finish in time"
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    traces = {t["name"]: t for t in chart(at, "gen_curves")["data"]}
+    assert {"NTM · copy", "DNC · dnc-copy", "LSTM · lstm-copy"} <= set(traces)
+    assert at.dataframe[0].value["length"].tolist() == [5, 10]
