@@ -54,6 +54,9 @@ PAGE_INFO: tuple[PageInfo, ...] = (
     PageInfo("addressing_lab.py", "Addressing lab", "addressing-lab", ":material/science:",
              "Set a small memory, a key and every addressing parameter by hand, and watch each stage "
              "recompute with the library's own functions."),
+    PageInfo("memory_lab.py", "Memory lab", "memory-lab", ":material/memory:",
+             "Set a DNC's usage, previous writes and reads, and its gates by hand, and watch retention, "
+             "allocation, the write weighting, the temporal links and the read modes recompute."),
     PageInfo("train.py", "Train", "train", ":material/model_training:",
              "Train your own NTM on one of the paper's tasks, in the background, and save it as a preset."),
     PageInfo("generalisation.py", "Generalisation", "generalisation", ":material/trending_up:",

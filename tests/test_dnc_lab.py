@@ -162,6 +162,8 @@ def test_a_link_overrides_single_inputs_of_a_scenario():
     ({"slots": "40"}, "'40' is outside 3…10"),
     ({"slots": "4.5"}, "not a whole number"),
     ({"usage": "0,0.5"}, "it has 2 values, but 6 are needed"),
+    ({"usage": "x"}, "'x' is not a number"),
+    ({"ga": "1,0"}, "it has 2 values, but 1 is needed"),
     ({"usage": "0,0,0,0,0,7"}, "'7' is outside 0…1"),
     ({"usage": "0,0,0,0,0,nan"}, "outside 0…1"),
     ({"order": "0 1 x"}, "'x' is not a slot"),

@@ -347,8 +347,6 @@ def parse_order(text: str, n: int) -> tuple[tuple[int, ...] | None, str | None]:
 def _parse_numbers(raw: str, count: int, lo: float, hi: float, whole: bool = False,
                    none: bool = False) -> tuple[list | None, str | None]:
     parts = [p.strip() for p in str(raw).split(",")]
-    if len(parts) != count:
-        return None, f"it has {len(parts)} values, but {count} are needed"
     out: list = []
     for p in parts:
         if none and p in ("-", "", "none"):
@@ -363,6 +361,8 @@ def _parse_numbers(raw: str, count: int, lo: float, hi: float, whole: bool = Fal
         if not lo <= x <= hi:
             return None, f"{shown(p)} is outside {lo:g}…{hi:g}"
         out.append(int(x) if whole else x)
+    if len(out) != count:
+        return None, f"it has {len(out)} value{'s' if len(out) != 1 else ''}, but {count} {'are' if count != 1 else 'is'} needed"
     return out, None
 
 
