@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ntm.tasks import (
-    TASKS, AssociativeRecallTask, Batch, CopyTask, PrioritySortTask, RepeatCopyTask, bit_errors,
+    TASKS, AssociativeRecallTask, Batch, CopyTask, NGramsTask, PrioritySortTask, RepeatCopyTask, bit_errors,
     cost_bits, loss, make_task, task_params,
 )
 
@@ -39,7 +39,8 @@ def test_batch_contract(name):
     assert (batch.targets[~batch.mask] == 0).all()
     assert batch.mask.any(dim=1).all()
     # Inputs are silent whenever the output is scored (the answer phase).
-    assert (batch.inputs[batch.mask] == 0).all()
+    if task.answers_after_input:
+        assert (batch.inputs[batch.mask] == 0).all()
 
 
 def longest(task) -> int:
@@ -95,6 +96,8 @@ def episode_size(task, batch: Batch) -> int:
         return batch.num_steps // (task.item_len + 1) - 2
     if isinstance(task, PrioritySortTask):
         return int(batch.inputs[0, :, task.seq_width + 1].nonzero()[0])
+    if isinstance(task, NGramsTask):
+        return batch.num_steps + 1                                   # L bits, L - 1 predictions
     raise AssertionError(task)
 
 
@@ -307,13 +310,13 @@ def test_cost_bits_per_sequence_average():
 
 
 def test_registry_names_and_metadata():
-    assert list(TASKS) == ["copy", "repeat-copy", "associative-recall", "priority-sort"]
+    assert list(TASKS) == ["copy", "repeat-copy", "associative-recall", "dynamic-ngrams", "priority-sort"]
     assert {n: c.length_name for n, c in TASKS.items()} == {
         "copy": "sequence length", "repeat-copy": "sequence length",
-        "associative-recall": "items", "priority-sort": "inputs"}
+        "associative-recall": "items", "dynamic-ngrams": "bits per sequence", "priority-sort": "inputs"}
     sizes = {n: (make_task(n).input_size, make_task(n).output_size) for n in TASKS}
     assert sizes == {"copy": (9, 8), "repeat-copy": (10, 9),
-                     "associative-recall": (8, 6), "priority-sort": (10, 8)}
+                     "associative-recall": (8, 6), "dynamic-ngrams": (1, 1), "priority-sort": (10, 8)}
     assert make_task("copy").train_lengths == (1, 20)
     assert make_task("repeat-copy").train_lengths == (1, 10)
     assert make_task("associative-recall").train_lengths == (2, 6)
@@ -342,7 +345,7 @@ def test_make_task_round_trip_through_config(name):
 
 
 def test_make_task_errors_name_the_valid_choices():
-    with pytest.raises(ValueError, match="copy, repeat-copy, associative-recall, priority-sort"):
+    with pytest.raises(ValueError, match="copy, repeat-copy, associative-recall, dynamic-ngrams, priority-sort"):
         make_task("sort")
     with pytest.raises(ValueError, match=r"bogus.*seq_width, min_len, max_len"):
         make_task("copy", bogus=1)

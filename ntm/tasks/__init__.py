@@ -1,8 +1,9 @@
-"""The paper's four algorithmic tasks (Graves et al. 2014, section 4) as seeded batch generators.
+"""The paper's five tasks (Graves et al. 2014, section 4) as seeded batch generators.
 
     copy                4.1   replay a sequence of bit vectors
     repeat-copy         4.2   replay it a given number of times, then mark the end
     associative-recall  4.3   given an item from a list, recall the one after it
+    dynamic-ngrams      4.4   predict each next bit of a sequence from a fresh random 6-gram table
     priority-sort       4.5   emit the highest-priority vectors in priority order
 
 Every task yields whole episodes as one ``Batch(inputs, targets, mask)``; see ``base``.
@@ -21,11 +22,12 @@ from typing import Any
 from .associative_recall import AssociativeRecallTask
 from .base import Batch, Task, bit_errors, cost_bits, loss
 from .copy import CopyTask
+from .ngrams import NGramsTask
 from .priority_sort import PrioritySortTask
 from .repeat_copy import RepeatCopyTask
 
 TASKS: dict[str, type[Task]] = {
-    cls.name: cls for cls in (CopyTask, RepeatCopyTask, AssociativeRecallTask, PrioritySortTask)
+    cls.name: cls for cls in (CopyTask, RepeatCopyTask, AssociativeRecallTask, NGramsTask, PrioritySortTask)
 }
 
 
@@ -61,5 +63,5 @@ def make_task(name: str, **params: Any) -> Task:
 
 __all__ = [
     "TASKS", "Batch", "Task", "CopyTask", "RepeatCopyTask", "AssociativeRecallTask",
-    "PrioritySortTask", "make_task", "task_params", "cost_bits", "bit_errors", "loss",
+    "NGramsTask", "PrioritySortTask", "make_task", "task_params", "cost_bits", "bit_errors", "loss",
 ]

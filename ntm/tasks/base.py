@@ -80,6 +80,9 @@ class Task:
     length_name: ClassVar[str]   # what the size knob ``length`` of ``sample`` counts
     min_length: ClassVar[int] = 1  # the smallest ``length`` that makes an episode
     default_test_lengths: ClassVar[tuple[int, ...]] = ()   # generalisation tables' default lengths
+    # The output is scored only after the input is over (inputs are silent while it is scored);
+    # False for online prediction (dynamic N-grams), where every step both reads and answers.
+    answers_after_input: ClassVar[bool] = True
 
     @property
     def input_size(self) -> int:
