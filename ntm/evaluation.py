@@ -2,12 +2,14 @@
 
     evaluate(model, task, length=80, sequences=100, seed=1)     one row of a generalisation table
     generalisation_table(model, task, lengths)                   a row per length
+    generalisation_grid(model, task, lengths, repeats)           repeat copy: a row per (length, repeats)
     example_outputs({"NTM": ntm, "LSTM": lstm}, task, 120)       one episode through several models
     parse_lengths("10, 20, 40", task)                            test lengths typed by a user, checked
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any, Callable
 
@@ -62,17 +64,31 @@ def default_lengths(task: Task, model: nn.Module | None = None) -> list[int]:
     return task.test_lengths(memory_slots(model) if model is not None else None)
 
 
+def takes_repeats(task: Task) -> bool:
+    """Whether the task has a second size knob, the number of repeats (repeat copy, section 4.2)."""
+    return "repeats" in inspect.signature(task.sample).parameters
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, task: Task, length: int, sequences: int = 100, seed: int = 0,
-             batch_size: int = 50) -> dict[str, Any]:
+             batch_size: int = 50, repeats: int | None = None) -> dict[str, Any]:
     """Mean bit errors and cost per sequence at one length, over ``sequences`` seeded sequences.
+
+    ``repeats`` fixes the number of repeats of a task that has them (``takes_repeats``), which the
+    paper varies beside the length (figure 8); by default they are drawn as in training.
 
     Returns:
         ``{"length", "sequences", "bit_errors" (mean per sequence), "bit_errors_max",
-        "cost_bits" (mean per sequence), "perfect" (fraction with no error)}``.
+        "cost_bits" (mean per sequence), "perfect" (fraction with no error)}``, and ``"repeats"``
+        when it was fixed.
     """
     if sequences < 1:
         raise ValueError(f"sequences must be >= 1; got {sequences}")
+    knobs: dict[str, Any] = {}
+    if repeats is not None:
+        if not takes_repeats(task):
+            raise ValueError(f"the {task.name} task has no number of repeats to set")
+        knobs["repeats"] = repeats
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(seed)
@@ -81,7 +97,7 @@ def evaluate(model: nn.Module, task: Task, length: int, sequences: int = 100, se
         remaining = sequences
         while remaining > 0:
             b = min(batch_size, remaining)
-            batch = task.sample(b, generator, length=length)
+            batch = task.sample(b, generator, length=length, **knobs)
             logits, _, _ = model(batch.inputs)
             errors.append(bit_errors(logits, batch).float())
             costs.append(cost_bits(logits, batch) * b)
@@ -89,9 +105,18 @@ def evaluate(model: nn.Module, task: Task, length: int, sequences: int = 100, se
     finally:
         model.train(was_training)
     err = torch.cat(errors)
-    return {"length": length, "sequences": sequences, "bit_errors": err.mean().item(),
+    return {"length": length, **knobs, "sequences": sequences, "bit_errors": err.mean().item(),
             "bit_errors_max": err.max().item(), "cost_bits": (sum(costs) / sequences).item(),
             "perfect": (err == 0).float().mean().item()}
+
+
+def generalisation_grid(model: nn.Module, task: Task, lengths: list[int], repeats: list[int],
+                        sequences: int = 100, seed: int = 0) -> list[dict[str, Any]]:
+    """``evaluate`` at every (length, repeats) pair, lengths outer: the paper's repeat-copy
+    generalisation figure, over both size knobs."""
+    if not takes_repeats(task):
+        raise ValueError(f"the {task.name} task has no number of repeats to vary")
+    return [evaluate(model, task, n, sequences, seed, repeats=r) for n in lengths for r in repeats]
 
 
 @torch.no_grad()

@@ -126,3 +126,19 @@ def test_a_dnc_memory_bounds_the_test_lengths_like_an_ntm_memory():
     lstm = build_model("lstm", {"input_size": task.input_size, "output_size": task.output_size})
     assert evaluation.memory_slots(dnc) == 24 and evaluation.memory_slots(lstm) is None
     assert evaluation.max_length(task, dnc) == 24 and max(evaluation.default_lengths(task, dnc)) <= 24
+
+
+def test_repeat_copy_is_evaluated_over_lengths_and_numbers_of_repeats():
+    task = make_task("repeat-copy")
+    model = model_for(task)
+    assert evaluation.takes_repeats(task) and not evaluation.takes_repeats(make_task("copy"))
+    row = evaluation.evaluate(model, task, 3, sequences=4, seed=1, repeats=12)
+    assert row["repeats"] == 12 and row["length"] == 3
+    # With repeats fixed, every sequence answers L * r + 1 steps: the cost covers them all.
+    batch = task.sample(4, torch.Generator().manual_seed(1), length=3, repeats=12)
+    assert batch.mask.sum(-1).tolist() == [37] * 4
+    grid = evaluation.generalisation_grid(model, task, [2, 4], [1, 15], sequences=3, seed=0)
+    assert [(r["length"], r["repeats"]) for r in grid] == [(2, 1), (2, 15), (4, 1), (4, 15)]
+    assert grid[0] == evaluation.evaluate(model, task, 2, 3, 0, repeats=1)
+    with pytest.raises(ValueError, match="copy task has no number of repeats"):
+        evaluation.evaluate(model_for(make_task("copy")), make_task("copy"), 3, 2, repeats=2)
