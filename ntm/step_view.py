@@ -3,8 +3,10 @@
 The page keeps its whole view in the URL (``?preset=&seed=&length=&t=&bits=``) so that a pasted
 link reproduces it. This module turns those strings into a checked ``View`` (with one warning
 per value it cannot use), encodes a user's own input sequence as text and back (the bits codec:
-rows of ``0``/``1`` joined by ``.``), builds the episode a view stands for, and records its trace.
-It knows nothing of Streamlit; the page only lays out what it returns.
+rows of ``0``/``1`` joined by ``.``), builds the episode a view stands for, and records its trace,
+for any model type with a memory and heads (``STEPPABLE``: the NTM, the DNC and the sparse DNC), and
+says which of the DNC's own panels a trace has (``dnc_panels``) and which stage-table rows explain
+each. It knows nothing of Streamlit; the page only lays out what it returns.
 
     view, warnings = read_link(dict(st.query_params), catalogue_ids, default="copy")
     batch = episode(task, view.seed, view.length, view.bits)
@@ -18,10 +20,10 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from .presets import (MAX_NAME, USER_PREFIX, BundleError, Preset, builtin_presets_dir, find_preset,
-                      load_preset, user_presets_dir)
+from .presets import (MAX_NAME, USER_PREFIX, BundleError, Preset, PresetEntry, builtin_presets_dir,
+                      find_preset, load_preset, user_presets_dir)
 from .tasks import Batch, Task
-from .trace import Trace, record
+from .trace import RecordedStage, Trace, record
 
 DEFAULT_PRESET = "copy"
 DEFAULT_SEED, DEFAULT_LENGTH = 0, 10
@@ -31,6 +33,16 @@ URL_PARAMS = ("preset", "seed", "length", "t", "bits")   # the view, as the URL 
 _SHOWN = 40                            # characters of a rejected value echoed back in a warning
 
 Bits = tuple[str, ...]                 # one string of '0'/'1' per timestep
+
+STEPPABLE = {"ntm": "NTM", "dnc": "DNC", "sdnc": "sparse DNC"}   # model types with memory and heads, by name
+# The DNC's own panels, in page order: panel -> (heading, the stage-table rows it draws, by head kind and key).
+DNC_PANELS = {
+    "allocation": ("Which slot is written, and why", (("write", "usage"), ("write", "allocation"),
+                                                      ("write", "write_weights"))),
+    "link": ("The order of writes, remembered in the link matrix", (("write", "precedence"),)),
+    "read_modes": ("How each read head reads: back, by content, or forward", (("read", "read_weights"),)),
+    "free_gates": ("Free gates release what was read", (("write", "retention"),)),
+}
 
 
 @dataclass(frozen=True)
@@ -158,9 +170,22 @@ def why_not(pid: str) -> str:
         return ""
     if entry.problem:
         return f": {entry.problem}"
-    if entry.model_type != "ntm":
+    if entry.model_type not in STEPPABLE:
         return f": it is an {entry.model_type.upper()} model, which has no memory or heads to step through"
     return ""
+
+
+def steppable(entry: PresetEntry) -> bool:
+    """Whether the catalogue entry is offered: a model with memory and heads, or a broken preset
+    (offered so that choosing it says what is wrong)."""
+    return entry.model_type in STEPPABLE or not entry.usable
+
+
+def unlisted_note(entries: Sequence[PresetEntry]) -> str:
+    """'Not listed: lstm-copy (LSTM baselines have no memory or heads to step through).', or ''."""
+    left = [e.id for e in entries if not steppable(e)]
+    return (f"Not listed: {', '.join(left)} (LSTM baselines have no memory or heads to step through)."
+            if left else "")
 
 
 def read_link(params: Mapping[str, str], preset_ids: Sequence[str], default: str) -> tuple[View, list[str]]:
@@ -172,7 +197,8 @@ def read_link(params: Mapping[str, str], preset_ids: Sequence[str], default: str
     warnings: list[str] = []
     preset = params.get("preset")
     if preset is not None and preset not in preset_ids:
-        warnings.append(f"The link's preset {shown(preset)} is not an available NTM preset{why_not(preset)} "
+        warnings.append(f"The link's preset {shown(preset)} is not an available NTM preset or DNC preset"
+                        f"{why_not(preset)} "
                         f"(available: {', '.join(preset_ids) or 'none'}); showing {default} instead.")
         preset = None
     seed, problem = parse_int("seed", params.get("seed"), 0, MAX_SEED)
@@ -224,6 +250,34 @@ def play_tick(t: int, last: int, last_tick: float, now: float, interval: float) 
     return t, last_tick, t < last
 
 
+def model_name(trace: Trace) -> str:
+    """'NTM', 'DNC' or 'sparse DNC'."""
+    return STEPPABLE.get(trace.model_type, trace.model_type.upper())
+
+
+def dnc_panels(trace: Trace) -> list[str]:
+    """The keys of ``DNC_PANELS`` this trace can draw, in page order (none for an NTM): the sparse DNC
+    has no usage, free gates or retention (its allocation is least recently used) and records its
+    link matrix only for small memories."""
+    if trace.model_type not in ("dnc", "sdnc"):
+        return []
+    reads = [h for h in trace.heads if h.kind == "read"]
+    gates = all(getattr(h, "free_gate", None) is not None for h in reads)
+    has = {"allocation": True, "link": "link" in trace.extras, "read_modes": bool(reads),
+           "free_gates": "retention" in trace.extras and gates}
+    return [key for key in DNC_PANELS if has[key]]
+
+
+def panel_stages(trace: Trace, panel: str) -> list[RecordedStage]:
+    """The stage-table rows (label, symbol, equation, code, note) that explain a DNC panel, taken from
+    the first head of each kind that has them; rows the model did not record are left out."""
+    out = []
+    for kind, key in DNC_PANELS[panel][1]:
+        head = next((h for h in trace.heads if h.kind == kind), None)
+        out += [s for s in (head.stages() if head is not None else []) if s.key == key]
+    return out
+
+
 # ---- the trace of a view -------------------------------------------------------------------------
 
 def episode(task: Task, seed: int, length: int, bits: Bits | None) -> Batch:
@@ -236,7 +290,8 @@ def episode(task: Task, seed: int, length: int, bits: Bits | None) -> Batch:
 
 
 def record_view(preset: Preset, view: View) -> Trace:
-    """The recorded run of the preset's model on the view's episode, with the view in its meta."""
+    """The recorded run of the preset's model (any model type that records: NTM, DNC, sparse DNC) on
+    the view's episode, with the view in its meta."""
     length = len(view.bits) if view.bits is not None else view.length
     batch = episode(preset.task, view.seed, length, view.bits)
     meta = {"preset": view.preset, "task": preset.task.name, "seed": view.seed, "length": length,
@@ -244,6 +299,7 @@ def record_view(preset: Preset, view: View) -> Trace:
     return record(preset.model, batch.inputs, batch.targets, batch.mask, meta=meta)
 
 
-__all__ = ["View", "DEFAULT_PRESET", "MAX_LENGTH", "MAX_SEED", "URL_PARAMS", "encode_bits", "parse_bits",
+__all__ = ["View", "DEFAULT_PRESET", "STEPPABLE", "DNC_PANELS", "steppable", "unlisted_note", "model_name",
+           "dnc_panels", "panel_stages", "MAX_LENGTH", "MAX_SEED", "URL_PARAMS", "encode_bits", "parse_bits",
            "bits_from_rows", "random_bits", "parse_int", "read_link", "check_bits", "check_t", "why_not",
            "episode", "record_view", "shown", "step_caption", "play_tick"]

@@ -1,7 +1,8 @@
-"""Step through: run a preset on one sequence and follow it timestep by timestep.
+"""Step through: run a preset (an NTM, a DNC or a sparse DNC) on one sequence and follow it timestep by timestep.
 
 Preset, seed and length (or the user's bits) -> ``ntm.step_view`` (view checked, trace recorded once,
 cached) -> figure functions at t -> layout. The URL holds the view; only the step view reruns when t moves.
+The DNC's own panels and stage columns are laid out by ``pages/_step_dnc.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ntm import figures as F
 from ntm import step_view as sv
 from ntm.presets import BundleError, catalogue, load_preset
 from pages._shared import plain, teacher_mode
+from pages._step_dnc import chart, dnc_view
 
 PLAY_INTERVAL = 0.7                    # seconds per timestep while playing
 SOURCES = {"random": "Random sequence", "bits": "My own bits"}
@@ -64,10 +66,6 @@ def new_editor(rows) -> None:
     st.session_state[K + "editor_version"] = st.session_state.get(K + "editor_version", 0) + 1
 
 
-def chart(fig, name: str, teacher: bool, key: str) -> None:
-    st.plotly_chart(F.enlarge(fig) if teacher else fig, config=F.plotly_config(name), key=key)
-
-
 def step_view(trace, teacher: bool) -> None:
     started = time.perf_counter()
     last, playing = trace.steps - 1, st.session_state.get(K + "playing", False)
@@ -105,8 +103,9 @@ def step_view(trace, teacher: bool) -> None:
             chart(figure(trace, t), f"{name}-{base}", teacher, K + key)
     st.caption("Memory colours are fixed for the whole run (blue < 0 < red); weights use a fixed 0–1 scale, "
                "so a flat, unfocused weighting looks flat. Hover for exact values; the camera icon saves a PNG.")
-
-    for i, head in enumerate(trace.heads):
+    if F.is_dnc(trace):                      # its memory management, then its heads' stage tables
+        dnc_view(trace, t, teacher, base)
+    for i, head in enumerate([] if F.is_dnc(trace) else trace.heads):
         st.subheader(f"{head.name.capitalize()} head: how it addresses memory at t = {t}")
         stages = head.stages()
         params = F.stage_parameters(head, t)
@@ -131,16 +130,15 @@ def step_view(trace, teacher: bool) -> None:
 
 
 teacher = teacher_mode()
-st.title("Step through an NTM")
+st.title("Step through an NTM or a DNC")
 st.markdown("Pick a trained machine and a sequence, then move through time: every panel shows the same timestep **t**.")
 
 entries = catalogue()
-steppable = [e for e in entries if e.model_type == "ntm" or not e.usable]
-others = plain(f"Not listed: {', '.join(e.id for e in entries if e not in steppable)} (LSTM baselines have no "
-               "memory or heads to step through).", 300) if len(steppable) < len(entries) else ""
+steppable = [e for e in entries if sv.steppable(e)]
+others = plain(sv.unlisted_note(entries), 300)
 if not steppable:
-    st.info("There are no NTM presets yet. Train one on the Train page, or with `python -m ntm train --task copy "
-            f"--preset-out presets/copy`, then reload this page. {others}")
+    st.info("There are no NTM presets or DNC presets yet. Train one on the Train page, or with `python -m ntm train "
+            f"--task copy --preset-out presets/copy`, then reload this page. {others}")
     st.stop()
 by_id = {e.id: e for e in steppable}
 ids = list(by_id)

@@ -11,6 +11,8 @@ its heads carry), so data flows one way: model -> trace -> figures -> pages.
     memory_lab.py   the Memory lab: the DNC's usage, allocation, write mix, link matrix and read modes
     training.py     training curves, sample predictions, generalisation by length
     client.py       the Step-through views as data for the browser: each figure once, and what changes with t
+    dnc.py          the DNC's memory management at t: usage and allocation, temporal links with the write
+                    order, read modes, free gates and retention, and its heads' stage tables
 """
 
 from ntm.figures.addressing import (addressing_figure, format_parameter, matrix_figure, shift_figure, stage_widths,
@@ -19,6 +21,8 @@ from ntm.figures.common import (CURSOR_NAME, MEMORY_COLORSCALE, WEIGHT_COLORSCAL
                                 cursor_shape, enlarge, memory_range, plotly_config, set_cursor)
 from ntm.figures.memory_lab import (lab_allocation_figure, lab_bars, lab_heads_figure, lab_link_figure,
                                     lab_precedence_figure, lab_read_figure, lab_read_modes_figure, lab_write_figure)
+from ntm.figures.dnc import (dnc_stage_figure, dnc_stage_parameters, free_gates_figure, is_dnc, link_order_figure,
+                             read_modes_over_time_figure, usage_allocation_figure)
 from ntm.figures.step import (memory_change_figure, memory_figure, sequence_figure, vector_panels,
                               vectors_figure, weights_over_time_figure)
 from ntm.figures.training import (curves_figure, examples_figure, format_duration, generalisation_figure,
@@ -33,4 +37,6 @@ __all__ = [
     "examples_figure", "format_duration",
     "lab_bars", "lab_allocation_figure", "lab_write_figure", "lab_link_figure", "lab_precedence_figure",
     "lab_heads_figure", "lab_read_figure", "lab_read_modes_figure",
+    "is_dnc", "usage_allocation_figure", "link_order_figure", "read_modes_over_time_figure", "free_gates_figure",
+    "dnc_stage_figure", "dnc_stage_parameters",
 ]

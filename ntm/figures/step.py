@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from ntm.figures.common import (ERROR_COLOR, HOVER_NUMBER, axis_key, change_range, check_t, cursor_shape, figure,
-                                grid, matrix_heatmap, memory_range, panel_title, weight_axis)
+from ntm.figures.common import (ERROR_COLOR, HOVER_NUMBER, MIN_RANGE, axis_key, change_range, check_t, cursor_shape,
+                                figure, grid, matrix_heatmap, memory_range, panel_title, weight_axis)
 from ntm.trace import Trace
 
 
@@ -134,11 +134,15 @@ def weights_over_time_figure(trace: Trace, t: int, height: int = 520) -> go.Figu
 # ---- vectors: erase, add, read ------------------------------------------------------------------
 
 def vector_panels(trace: Trace) -> list[tuple[Any, str, str, tuple[float, float]]]:
-    """(head, field, label, fixed y range) of every per-step vector the trace holds."""
+    """(head, field, label, fixed y range) of every per-step vector the trace holds. The DNC's write
+    vector v_t has no activation, so its range is max |v| over the trace."""
     r = memory_range(trace)
     panels = []
     for head in trace.heads:
+        v = getattr(head, "write_vector", None)
+        v_range = max(float(np.abs(v).max(initial=0.0)), MIN_RANGE) if v is not None else 1.0
         for field, label, rng in (("erase", "erase vector e", (0.0, 1.0)), ("add", "add vector a", (-1.0, 1.0)),
+                                  ("write_vector", "write vector v", (-v_range, v_range)),
                                   ("read", "read vector r", (-r, r))):
             if getattr(head, field, None) is not None:
                 panels.append((head, field, label, rng))
