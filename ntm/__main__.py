@@ -1,12 +1,15 @@
 """Command line: ``python -m ntm train | evaluate | presets | trace``.
 
     python -m ntm train --task copy --seed 1000 -p controller_size=100 --num-batches 2000
+    python -m ntm train --model-type dnc -p nr_cells=64 -p cell_size=20 -p read_heads=1 --preset-out presets/x
     python -m ntm evaluate --preset presets/copy --task copy --length 80 --sequences 100 --seed 1 --json
     python -m ntm presets
     python -m ntm trace --preset copy --length 20 --seed 0 --out trace.json
 
 The training flags are those of the widely used PyTorch NTM repositories; ``-p key=value``
-reaches every training, model and task parameter (``python -m ntm train --list-params``).
+reaches every training, model and task parameter (``python -m ntm train --list-params``); the DNC's
+(``--model-type dnc|sdnc``) have pytorch-dnc's names (``nr_cells``, ``cell_size``, ``read_heads``,
+``hidden_size``, ``rnn_type``, ``num_layers``). evaluate and trace take the model type from the preset.
 Errors a user can fix are reported in one line, with exit status 2.
 """
 
@@ -18,6 +21,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from .model import MODEL_TYPES
 from .tasks import TASKS
 
 
@@ -38,10 +42,13 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--report-interval", type=int, default=None, help="batches between metrics reports (default: 200)")
     t.add_argument("--num-batches", type=int, default=None, help="batches to train in all")
     t.add_argument("--batch-size", type=int, default=None, help="sequences per batch")
-    t.add_argument("--model-type", choices=["ntm", "lstm"], default="ntm", help="the NTM or the LSTM baseline")
+    t.add_argument("--model-type", choices=list(MODEL_TYPES), default="ntm",
+                   help="ntm, the LSTM baseline (lstm), the DNC (dnc) or the sparse DNC (sdnc)")
     t.add_argument("--resume", action="store_true", help="continue the run in --checkpoint-path")
     t.add_argument("--preset-out", default=None,
                    help="when done, evaluate generalisation and save the model as a preset in this folder")
+    t.add_argument("--preset-sequences", type=int, default=100, metavar="N",
+                   help="test sequences per length of the saved preset's generalisation table (default: 100)")
     t.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile the NTM step (faster for runs over a minute)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -79,6 +86,8 @@ def _train(args: argparse.Namespace) -> int:
             for key, default in keys.items():
                 print(f"  {key} = {default}")
         return 0
+    if args.preset_sequences < 1:
+        return _fail("--preset-sequences must be at least 1")
     overrides = {"batch_size": args.batch_size, "num_batches": args.num_batches,
                  "report_interval": args.report_interval, "checkpoint_interval": args.checkpoint_interval,
                  "compile": args.compile}
@@ -101,7 +110,7 @@ def _train(args: argparse.Namespace) -> int:
     summary = json.loads(last[-1]) if last else {}
     print(json.dumps({"state": status["state"], "run_dir": str(run_dir), **summary}))
     if args.preset_out and status["state"] == "done":
-        path = trainer.export_preset(args.preset_out)
+        path = trainer.export_preset(args.preset_out, sequences=args.preset_sequences)
         print(f"saved preset {path}", file=sys.stderr)
     return 0 if status["state"] in ("done", "cancelled") else 1
 

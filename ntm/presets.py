@@ -239,8 +239,9 @@ def save_preset(path: str | os.PathLike, model: nn.Module, task: Task, metrics: 
 def preset_readme(name: str, model_type: str, task: Task, metrics: dict[str, Any], command: str,
                   description: str = "") -> str:
     """The preset's README: what it is, what it reaches by length, how long it trained, the command."""
+    article = {"ntm": "An NTM", "lstm": "An LSTM", "dnc": "A DNC", "sdnc": "A sparse DNC"}
     lines = [f"# Preset `{name}`", "",
-             description or f"An {model_type.upper()} trained on the {task.name} task "
+             description or f"{article.get(model_type, model_type)} trained on the {task.name} task "
                             f"({task.length_name} {task.train_lengths[0]}-{task.train_lengths[1]}) "
                             f"by NTM Explorer's own training command.", ""]
     if metrics.get("sequences") is not None:
@@ -256,8 +257,9 @@ def preset_readme(name: str, model_type: str, task: Task, metrics: dict[str, Any
                   "| ---: | ---: | ---: | ---: |"]
         lines += [f"| {r['length']} | {r['bit_errors']:.2f} | {r['bit_errors_max']:.0f} | "
                   f"{100 * r['perfect']:.0f}% |" for r in rows]
-        lines += ["", f"({rows[0]['sequences']} seeded test sequences per row; `python -m ntm evaluate` "
-                      f"reproduces any row.)", ""]
+        seed = metrics.get("evaluation_seed")
+        seeded = f"test sequences per row, seed {seed}" if seed is not None else "seeded test sequences per row"
+        lines += ["", f"({rows[0]['sequences']:,} {seeded}; `python -m ntm evaluate` reproduces any row.)", ""]
     lines += ["Made with:", "", "```", command, "```", ""]
     return "\n".join(lines)
 
@@ -371,6 +373,12 @@ def _summary(config: dict[str, Any]) -> str:
     if config.get("model_type") == "ntm":
         return (f"{task} · NTM, {model.get('memory_slots', '?')}×{model.get('memory_width', '?')} "
                 f"memory, heads {model.get('heads', '?')}")
+    if config.get("model_type") in ("dnc", "sdnc"):
+        reads = model.get("read_heads", "?")
+        sparse = f", K={model.get('sparse_reads', '?')}" if config["model_type"] == "sdnc" else ""
+        return (f"{task} · {'sparse DNC' if sparse else 'DNC'}, {model.get('nr_cells', '?')}×"
+                f"{model.get('cell_size', '?')} memory, {reads} read head{'' if reads == 1 else 's'}, "
+                f"{str(model.get('rnn_type', '?')).upper()} {model.get('hidden_size', '?')}{sparse}")
     return f"{task} · {config.get('model_type', '?')}"
 
 

@@ -35,6 +35,7 @@ from .tasks import bit_errors, cost_bits, loss as task_loss, make_task, task_par
 
 OPTIMIZERS = ("rmsprop", "adam")
 LR_SCHEDULES = ("constant", "cosine")
+EVALUATION_SEED = 12345          # seed of a saved preset's generalisation table (python -m ntm evaluate --seed)
 
 
 @dataclass
@@ -378,14 +379,16 @@ class Trainer:
         """
         command = command or " && ".join(self.commands) or "(trained from Python)"
         lengths = lengths or default_lengths(self.task, self.model)
-        table = generalisation_table(self.model, self.task, lengths, sequences=sequences, seed=12345)
-        in_distribution = evaluate_training_distribution(self.model, self.task, sequences=5 * sequences, seed=54321)
+        table = generalisation_table(self.model, self.task, lengths, sequences=sequences, seed=EVALUATION_SEED)
+        in_distribution = evaluate_training_distribution(self.model, self.task, sequences=min(5 * sequences, max(500, sequences)),
+                                                         seed=54321)
         curve = read_jsonl(self.metrics_path)
         metrics = {"task": self.spec.task, "model_type": self.spec.model_type, "seed": self.spec.seed,
                    "batches": self.batches, "sequences": self.sequences,
                    "train_seconds": round(self.elapsed, 1),
                    "train_lengths": list(self.task.train_lengths), "length_name": self.task.length_name,
-                   "training_distribution": in_distribution, "generalisation": table, "curve": curve, "spec": self.spec.to_dict(), "command": command}
+                   "training_distribution": in_distribution, "generalisation": table,
+                   "evaluation_seed": EVALUATION_SEED, "curve": curve, "spec": self.spec.to_dict(), "command": command}
         return save_preset(path, self.model, self.task, metrics, command)
 
 

@@ -1,4 +1,4 @@
-"""Train: an NTM or the LSTM baseline on one of the paper's tasks, in the background.
+"""Train: an NTM, the LSTM baseline or a (sparse) DNC on one of the paper's tasks, in the background.
 
 Inputs → ``ntm.training.resolve_params`` (validation) → ``ntm.jobs.start_job`` (a process of its
 own). The job list and each job's panel are read from the job folders (``ntm.jobs``) inside a
@@ -22,7 +22,7 @@ from pages._shared import flash, page_link, plain, show_flashes, teacher_mode
 POLL_SECONDS = 1.5
 RERUN_KEY = "train_rerun"       # set by a job button: the fragment then reruns the whole page (messages)
 REPORT_INTERVAL, CHECKPOINT_INTERVAL = 50, 200      # the form's defaults (fixed in teacher mode)
-MODEL_LABELS = {"ntm": "NTM", "lstm": "LSTM baseline"}
+MODEL_LABELS = {"ntm": "NTM", "lstm": "LSTM baseline", "dnc": "DNC", "sdnc": "Sparse DNC"}
 STATE_ICONS = {"starting": ":material/hourglass_top:", "running": ":material/play_circle:",
                "stopping": ":material/stop_circle:", "saving": ":material/save:", "done": ":material/check_circle:",
                "cancelled": ":material/cancel:", "interrupted": ":material/warning:", "failed": ":material/error:"}
@@ -30,6 +30,8 @@ STATE_ICONS = {"starting": ":material/hourglass_top:", "running": ":material/pla
 MODEL_FIELDS = {"ntm": {"controller_size": "Controller size", "memory_slots": "Memory slots (N)",
                         "memory_width": "Memory width (M)"},
                 "lstm": {"hidden_size": "Hidden units per layer", "layers": "LSTM layers"}}
+MODEL_FIELDS["dnc"] = MODEL_FIELDS["sdnc"] = {"hidden_size": "Controller size", "nr_cells": "Memory cells (N)",
+                                              "cell_size": "Cell size (W)", "read_heads": "Read heads (R)"}
 
 
 def free_preset_name(base: str) -> str:
@@ -117,7 +119,7 @@ def job_panel(job: jobs.Job) -> None:
         st.warning(job.message)
     elif job.state == "done" and job.preset_saved:
         st.success(f"Saved as preset **{job.preset_name}**.")
-        if job.model_type == "ntm":         # NTMs can be stepped through; either can be compared
+        if job.model_type != "lstm":        # machines with a memory can be stepped through; all compared
             page_link("step_through", f"Step through {job.preset_name}", {"preset": job.preset_name})
         page_link("generalisation", "Compare on the Generalisation page")
     elif job.state == "done":
@@ -178,7 +180,8 @@ st.session_state.pop(RERUN_KEY, None)      # this is the whole-page run a job bu
 show_flashes()      # app.py has drawn them already, unless this page runs on its own (AppTest does)
 st.title("Train")
 st.markdown(
-    "Train a Neural Turing Machine, or the paper's LSTM baseline, on one of its tasks. Training runs "
+    "Train a Neural Turing Machine, the paper's LSTM baseline, or its successor the Differentiable Neural "
+    "Computer (DNC, dense or sparse) on one of its tasks. Training runs "
     "in a process of its own: keep exploring, reload, or close the tab; the job keeps running as long "
     "as the app does. **Cost** is what the paper plots: binary cross-entropy summed over a sequence's "
     "output bits, in bits. When a job finishes it is evaluated on longer sequences and saved as a "

@@ -43,6 +43,9 @@ LIMITS: dict[str, tuple[float, float]] = {
     "memory_width": (2, 128),
     "hidden_size": (4, 1024),
     "layers": (1, 6),
+    "nr_cells": (4, 1024),
+    "cell_size": (2, 128),
+    "read_heads": (1, 8),
 }
 
 _children = ChildProcesses()     # the runners this process started, reaped by every read below

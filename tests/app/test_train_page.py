@@ -74,6 +74,25 @@ def test_the_form_offers_the_fields_of_the_chosen_model():
     assert "No jobs yet" in texts(at.info)
 
 
+@pytest.mark.parametrize("model_type, label", [("dnc", "DNC"), ("sdnc", "Sparse DNC")])
+def test_the_form_starts_a_dnc_job_with_pytorch_dnc_parameters(model_type, label):
+    at = train_page()
+    at.radio(key="train_model").set_value(model_type).run()
+    labels = [n.label for n in at.number_input]
+    assert {"Controller size", "Memory cells (N)", "Cell size (W)", "Read heads (R)"} <= set(labels)
+    assert "Memory slots (N)" not in labels and preset_name(at).value == f"my-copy-{model_type}"
+    for key, value in {"train_batch_size": 2, "train_num_batches": 100_000, f"train_{model_type}_hidden_size": 16,
+                       f"train_{model_type}_nr_cells": 8, f"train_{model_type}_cell_size": 4,
+                       f"train_{model_type}_read_heads": 2, "train_copy_max_len": 3}.items():
+        at.number_input(key=key).set_value(value)
+    submit(at)
+    (job,) = jobs.list_jobs()
+    assert f"Started job {job.id}" in texts(at.success)
+    assert job.model_type == model_type
+    assert job.spec["model"] == {"hidden_size": 16, "nr_cells": 8, "cell_size": 4, "read_heads": 2}
+    assert at.dataframe[0].value["model"].tolist() == [label]      # (the fixture kills the job)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"train_copy_min_len": 9}, "min_len"),                                   # min_len > max_len (4)
     ({"name": "../outside"}, "not a safe folder name"),
