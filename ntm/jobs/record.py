@@ -155,6 +155,8 @@ def load_job(job_dir: Path) -> Job | None:
         exit_record = None
     if pid is None and time.time() - float(last.get("started") or 0) < LAUNCH_GRACE_SECONDS:
         is_alive = True                   # being launched right now (job.json is written twice)
+    if exit_record is not None and last.get("ray"):
+        is_alive = False                  # a sweep's Ray run: its launch pid is the sweep, which goes on
     state, message = job_state(is_alive, status, exit_record, job_dir, bool(last.get("cancel_requested")))
     preset_path = Path(record["preset"]["path"])
     if exit_record and exit_record.get("preset"):
