@@ -78,7 +78,7 @@ def _fail(message: str) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .training import Trainer, resolve_params, valid_param_keys
+    from .training import RESUME_OVERRIDES, Trainer, resolve_params, valid_param_keys
 
     if args.list_params:
         for group, keys in valid_param_keys(args.task, args.model_type).items():
@@ -100,7 +100,11 @@ def _train(args: argparse.Namespace) -> int:
     from .presets import BundleError
     command = "python -m ntm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
-        trainer = Trainer(spec, run_dir, resume=args.resume, progress=not args.no_progress, command=command)
+        # On --resume, the -p settings that may change (a lower lr after a divergence) are the ones given.
+        given = {pair.split("=", 1)[0].strip() for pair in args.param}
+        changed = {k: getattr(spec.settings, k) for k in RESUME_OVERRIDES if k in given} if args.resume else None
+        trainer = Trainer(spec, run_dir, resume=args.resume, progress=not args.no_progress, command=command,
+                          resume_overrides=changed)
     except (BundleError, ValueError) as exc:
         return _fail(str(exc))
     if trainer.resumed:
@@ -109,6 +113,8 @@ def _train(args: argparse.Namespace) -> int:
     last = trainer.metrics_path.exists() and open(trainer.metrics_path).read().strip().splitlines()
     summary = json.loads(last[-1]) if last else {}
     print(json.dumps({"state": status["state"], "run_dir": str(run_dir), **summary}))
+    if status["state"] == "diverged":
+        print(f"error: {status['message']}", file=sys.stderr)
     if args.preset_out and status["state"] == "done":
         path = trainer.export_preset(args.preset_out, sequences=args.preset_sequences)
         print(f"saved preset {path}", file=sys.stderr)

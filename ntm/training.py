@@ -174,6 +174,25 @@ def resolve_params(task: str, model_type: str, pairs: list[str],
     return spec
 
 
+def read_json_file(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+class NonFiniteError(RuntimeError):
+    """A batch's loss or gradient was NaN or infinite; nothing of that batch was applied."""
+
+
+RESUME_OVERRIDES = ("lr", "clip_value", "lr_schedule", "lr_min_ratio")   # may change when a run resumes
+
+
+def _grads_finite(parameters) -> bool:
+    grads = [p.grad for p in parameters if p.grad is not None]
+    return not grads or bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
+
+
 class Trainer:
     """Runs one training run in ``run_dir``, resuming from its checkpoint when asked.
 
@@ -183,7 +202,8 @@ class Trainer:
 
     def __init__(self, spec: RunSpec, run_dir: str | os.PathLike, resume: bool = False,
                  progress: bool = True, on_report: Callable[[dict[str, Any]], None] | None = None,
-                 command: str | None = None, on_batch: Callable[[int], None] | None = None):
+                 command: str | None = None, on_batch: Callable[[int], None] | None = None,
+                 resume_overrides: dict[str, Any] | None = None):
         self.run_dir = Path(run_dir)
         self.commands: list[str] = []
         self.progress_bar = progress
@@ -207,6 +227,11 @@ class Trainer:
             # Settings that may change on resume: how long to run and how often to report/save.
             for name in ("num_batches", "report_interval", "checkpoint_interval", "compile", "threads"):
                 setattr(self.spec.settings, name, getattr(spec.settings, name))
+            # And, when asked (e.g. after the loss diverged), the learning rate and clipping.
+            for name, value in (resume_overrides or {}).items():
+                if name not in RESUME_OVERRIDES:
+                    raise ValueError(f"{name} cannot change when a run resumes (only {', '.join(RESUME_OVERRIDES)})")
+                setattr(self.spec.settings, name, value)
             self.model, self.task = ckpt.model, ckpt.task
             self.optimizer = self._make_optimizer()
             _load_optimizer_state(self.optimizer, ckpt.optimizer_state)
@@ -275,11 +300,26 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         logits, _, _ = self.model(batch.inputs)
         loss = task_loss(logits, batch)
+        if not torch.isfinite(loss):
+            raise NonFiniteError(f"the loss became {loss.item()}")
         loss.backward()
+        if not _grads_finite(self.model.parameters()):
+            self.optimizer.zero_grad(set_to_none=True)
+            raise NonFiniteError("a gradient became NaN or infinite")
         torch.nn.utils.clip_grad_value_(self.model.parameters(), self.spec.settings.clip_value)
         self.optimizer.step()
         with torch.no_grad():
             return loss.item(), cost_bits(logits, batch).item(), bit_errors(logits, batch).float().mean().item()
+
+    def divergence_message(self, exc: NonFiniteError) -> str:
+        """What happened and what to try, for a run stopped by a non-finite loss or gradient."""
+        s = self.spec.settings
+        manifest = read_json_file(self.run_dir / "checkpoint.json") or {}
+        kept = (f"the last good checkpoint (batch {manifest.get('progress', {}).get('batches', '?')}) is kept"
+                if manifest else "no checkpoint had been written yet, so a new run starts afresh")
+        return (f"training stopped at batch {self.batches + 1}: {exc}. Nothing of that batch was applied and "
+                f"{kept}. Try a lower learning rate (now {s.lr:g}) or a smaller gradient clip value (now "
+                f"{s.clip_value:g}), and resume: --resume -p lr={s.lr / 2:g}")
 
     def write_status(self, state: str, message: str = "", rate: float | None = None) -> dict[str, Any]:
         total = self.spec.settings.num_batches
@@ -329,7 +369,10 @@ class Trainer:
         try:
             while self.batches < s.num_batches and not self._stop_requested:
                 t0 = time.perf_counter()
-                window.append(self.train_batch())
+                try:
+                    window.append(self.train_batch())
+                except NonFiniteError as exc:
+                    return self.write_status("diverged", message=self.divergence_message(exc))
                 self.elapsed += time.perf_counter() - t0
                 self.batches += 1
                 self.sequences += s.batch_size

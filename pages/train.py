@@ -25,7 +25,8 @@ REPORT_INTERVAL, CHECKPOINT_INTERVAL = 50, 200      # the form's defaults (fixed
 MODEL_LABELS = {"ntm": "NTM", "lstm": "LSTM baseline", "dnc": "DNC", "sdnc": "Sparse DNC"}
 STATE_ICONS = {"starting": ":material/hourglass_top:", "running": ":material/play_circle:",
                "stopping": ":material/stop_circle:", "saving": ":material/save:", "done": ":material/check_circle:",
-               "cancelled": ":material/cancel:", "interrupted": ":material/warning:", "failed": ":material/error:"}
+               "cancelled": ":material/cancel:", "interrupted": ":material/warning:", "failed": ":material/error:",
+               "diverged": ":material/warning:"}
 # Model fields the form shows, with (min, max) from ntm.jobs.LIMITS.
 MODEL_FIELDS = {"ntm": {"controller_size": "Controller size", "memory_slots": "Memory slots (N)",
                         "memory_width": "Memory width (M)"},
@@ -83,10 +84,11 @@ def cancel(job_id: str) -> None:
     st.session_state[RERUN_KEY] = True
 
 
-def resume(job_id: str) -> None:
-    """on_click of "Resume": a new launch from the last checkpoint, up to the total batches asked."""
+def resume(job_id: str, lr: float | None = None) -> None:
+    """on_click of "Resume": a new launch from the last checkpoint, up to the total batches asked
+    (after a divergence, with the lower learning rate ``lr``)."""
     try:
-        jobs.resume_job(job_id, num_batches=int(st.session_state[f"resume-total-{job_id}"]))
+        jobs.resume_job(job_id, num_batches=int(st.session_state[f"resume-total-{job_id}"]), lr=lr)
     except jobs.JobError as exc:
         flash(f"Not resumed: {plain(exc, 400)}", "error")
     else:
@@ -115,7 +117,7 @@ def job_panel(job: jobs.Job) -> None:
     if job.state == "failed":
         st.error(f"Failed: {job.message}")
         st.code(job.log_tail() or "(the log is empty)", language="text")
-    elif job.state == "interrupted":
+    elif job.state in ("interrupted", "diverged"):
         st.warning(job.message)
     elif job.state == "done" and job.preset_saved:
         st.success(f"Saved as preset **{job.preset_name}**.")
@@ -136,9 +138,10 @@ def job_panel(job: jobs.Job) -> None:
             c_total.number_input("Total batches", value=job.num_batches, step=100, min_value=max(job.batches, 1),
                                  max_value=int(jobs.LIMITS["num_batches"][1]), key=f"resume-total-{job.id}",
                                  help="Resume trains up to this many batches in all.")
-            c_resume.button("Resume", key=f"resume-{job.id}", icon=":material/play_arrow:", type="primary",
-                            help="Continue from the last checkpoint, up to the total batches beside",
-                            on_click=resume, args=(job.id,))
+            half = job.spec["settings"]["lr"] / 2 if job.state == "diverged" else None
+            c_resume.button("Resume with half the learning rate" if half else "Resume", key=f"resume-{job.id}",
+                            icon=":material/play_arrow:", type="primary", on_click=resume, args=(job.id, half),
+                            help="Continue from the last (good) checkpoint, up to the total batches beside")
         c_remove.button("Remove job", key=f"remove-{job.id}", icon=":material/delete:",
                         help="Delete the job's folder (a saved preset stays)", on_click=remove, args=(job.id,))
 

@@ -98,7 +98,7 @@ def test_job_runs_is_cancelled_resumes_and_saves_a_preset(monkeypatch, wait_job)
     assert "--resume" in preset.metrics["command"]
     with pytest.raises(jobs.JobError, match="already exists"):
         jobs.check_preset_name("my-copy")
-    with pytest.raises(jobs.JobError, match="only cancelled or interrupted"):
+    with pytest.raises(jobs.JobError, match="only cancelled, interrupted or diverged"):
         jobs.resume_job(job.id)
 
 

@@ -166,15 +166,16 @@ def start_job(spec: Any, preset_name: str, name: str | None = None, export_seque
     return get_job(job_id)
 
 
-def resume_job(job_id: str, num_batches: int | None = None) -> Job:
-    """Start a cancelled or interrupted job again from its last checkpoint.
+def resume_job(job_id: str, num_batches: int | None = None, lr: float | None = None) -> Job:
+    """Start a cancelled, interrupted or diverged job again from its last checkpoint.
 
-    ``num_batches``: a new total (e.g. to train longer than first asked).
+    ``num_batches``: a new total (e.g. to train longer than first asked). ``lr``: a new learning
+    rate (after the loss diverged to NaN, e.g. half the old one).
     """
     with _jobs_lock():
         job = get_job(job_id)
         if not job.resumable:
-            raise JobError(f"job {job.id} is {job.state}; only cancelled or interrupted jobs can be resumed")
+            raise JobError(f"job {job.id} is {job.state}; only cancelled, interrupted or diverged jobs can be resumed")
         _check_capacity()
         record = read_json(job.dir / "job.json")
         if num_batches is not None:
@@ -182,6 +183,11 @@ def resume_job(job_id: str, num_batches: int | None = None) -> Job:
             if not (isinstance(num_batches, int) and lo <= num_batches <= hi):
                 raise JobError(f"num_batches must be between {lo:g} and {hi:g}; got {num_batches!r}")
             record["spec"]["settings"]["num_batches"] = num_batches
+        if lr is not None:
+            lo, hi = LIMITS["lr"]
+            if not (isinstance(lr, (int, float)) and lo <= lr <= hi):
+                raise JobError(f"lr must be between {lo:g} and {hi:g}; got {lr!r}")
+            record["spec"]["settings"]["lr"] = float(lr)
         _launch(job.dir, record, resume=True)
     return get_job(job_id)
 

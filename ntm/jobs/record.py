@@ -19,7 +19,7 @@ from .process import alive
 
 LOG_TAIL_LINES = 20
 ACTIVE_STATES = ("starting", "running", "stopping", "saving")
-RESUMABLE_STATES = ("cancelled", "interrupted")
+RESUMABLE_STATES = ("cancelled", "interrupted", "diverged")
 LAUNCH_GRACE_SECONDS = 30       # a launch without a pid yet is taken as starting for this long
 
 
@@ -186,7 +186,7 @@ def job_state(alive: bool, status: dict[str, Any], exit_record: dict[str, Any] |
                 }.get(trainer_state, ("stopping", "stopping: writing a checkpoint"))
     if exit_record is not None:
         outcome = exit_record.get("outcome")
-        if outcome in ("done", "cancelled", "interrupted", "failed"):
+        if outcome in ("done", "cancelled", "interrupted", "failed", "diverged"):
             return outcome, exit_record.get("message", "")
         return "failed", f"unknown outcome {outcome!r} (exit code {exit_record.get('exit_code')})"
     # No exit record: the process was killed, or died before it could write one.

@@ -95,7 +95,7 @@ class Runner:
         try:
             import torch
 
-            from ..training import RunSpec, Trainer
+            from ..training import RESUME_OVERRIDES, RunSpec, Trainer
 
             torch.set_num_threads(1)
             if self.stop_requested:
@@ -105,14 +105,19 @@ class Runner:
             command = spec_command(spec, self.job_dir, preset_path)
             if self.resume:
                 command += " --resume"
+            # On resume job.json's spec wins for what may change (resume_job(..., lr=) lowers the rate).
+            overrides = {k: getattr(spec.settings, k) for k in RESUME_OVERRIDES} if self.resume else None
             self.trainer = trainer = Trainer(spec, self.job_dir, resume=self.resume, progress=False,
-                                             command=command, on_batch=fault_hook(os.environ.get(FAULT_ENV, "")))
+                                             command=command, resume_overrides=overrides)
+            trainer.on_batch = fault_hook(os.environ.get(FAULT_ENV, ""), trainer)
             if self.stop_requested:
                 trainer.request_stop()
             print(f"{'resuming at' if trainer.resumed else 'starting'} batch {trainer.batches} of "
                   f"{spec.settings.num_batches}", flush=True)
             self.phase = "train"
             status = trainer.run()
+            if status["state"] == "diverged":
+                return self.exit(1, "diverged", status["message"])
             if status["state"] != "done":
                 return self.stopped(f"at batch {trainer.batches} of {trainer.spec.settings.num_batches}")
             self.phase = "export"
@@ -141,28 +146,37 @@ def free_preset_path(path: Path) -> Path:
     return candidate
 
 
-def fault_hook(faults: str) -> Callable[[int], None] | None:
+def fault_hook(faults: str, trainer: Any = None) -> Callable[[int], None] | None:
     """The trainer's ``on_batch`` callback for ``NTM_EXPLORER_FAULT`` (see the module docstring),
-    or None when no fault is asked for.
+    or None when no fault is asked for. ``nan-after-batches:N`` poisons a weight of ``trainer``'s
+    model with NaN once batch N is done (once per launch), so the next loss is NaN.
 
     Raises:
         ValueError: an unknown fault.
     """
-    crash_after, delay = None, 0.0
+    crash_after, delay, nan_after = None, 0.0, None
     for part in filter(None, (p.strip() for p in faults.split(","))):
         kind, _, value = part.partition(":")
         if kind == "crash-after-batches":
             crash_after = int(value)
         elif kind == "delay-per-batch":
             delay = float(value)
+        elif kind == "nan-after-batches":
+            nan_after = int(value)
         else:
             raise ValueError(f"{FAULT_ENV}: unknown fault {part!r}")
-    if crash_after is None and not delay:
+    if crash_after is None and not delay and nan_after is None:
         return None
+    poisoned = []
 
     def on_batch(batches: int) -> None:
         if crash_after is not None and batches >= crash_after:
             raise RuntimeError(f"injected fault ({FAULT_ENV}=crash-after-batches:{crash_after})")
+        if nan_after is not None and batches >= nan_after and not poisoned and trainer is not None:
+            import torch
+            with torch.no_grad():
+                next(trainer.model.parameters()).view(-1)[0] = float("nan")
+            poisoned.append(batches)
         if delay:
             time.sleep(delay)
 

@@ -162,6 +162,24 @@ def test_a_crashed_job_is_shown_as_failed_with_its_log(monkeypatch, wait_job):
 
 
 @pytest.mark.slow
+def test_a_diverged_job_says_what_to_try_and_resumes_with_half_the_learning_rate(monkeypatch, wait_job):
+    monkeypatch.setenv(FAULT_ENV, "nan-after-batches:12")
+    at = train_page()
+    fill_tiny(at, name="diverges")
+    submit(at)
+    job = wait_job(lambda j: j.state == "diverged")
+    at.run()
+    assert "the loss became nan" in texts(at.warning) and "-p lr=0.005" in texts(at.warning)
+    monkeypatch.delenv(FAULT_ENV)
+    (button,) = [b for b in at.button if b.label == "Resume with half the learning rate"]
+    button.click().run()
+    assert not at.exception, at.exception
+    assert "Resumed from the last checkpoint." in texts(at.success)
+    job = wait_job(lambda j: j.id == job.id and j.state == "done", timeout=180)
+    assert job.spec["settings"]["lr"] == 0.005
+
+
+@pytest.mark.slow
 def test_cancel_resume_and_the_concurrency_limit_from_the_page(monkeypatch, wait_job):
     monkeypatch.setenv(FAULT_ENV, "delay-per-batch:0.05")
     monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
