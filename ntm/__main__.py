@@ -1,10 +1,12 @@
-"""Command line: ``python -m ntm train | evaluate | presets | trace``.
+"""Command line: ``python -m ntm train | evaluate | presets | trace | sweep``.
 
     python -m ntm train --task copy --seed 1000 -p controller_size=100 --num-batches 2000
     python -m ntm train --model-type dnc -p nr_cells=64 -p cell_size=20 -p read_heads=1 --preset-out presets/x
     python -m ntm evaluate --preset presets/copy --task copy --length 80 --sequences 100 --seed 1 --json
     python -m ntm presets
+    python -m ntm evaluate --preset repeat-copy --length 10 --repeats 15     # repeat copy: both knobs
     python -m ntm trace --preset copy --length 20 --seed 0 --out trace.json
+    python -m ntm sweep --name seeds --task copy --seeds 1-8 -p num_batches=2000 [--ray ADDRESS] [--wait]
 
 The training flags are those of the widely used PyTorch NTM repositories; ``-p key=value``
 reaches every training, model and task parameter (``python -m ntm train --list-params``); the DNC's
@@ -60,9 +62,26 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--length", type=int, required=True, help="value of the task's size knob (sequence length, items)")
     e.add_argument("--sequences", type=int, default=100, help="sequences to average over (default: 100)")
     e.add_argument("--seed", type=int, default=0, help="seed for the test sequences (default: 0)")
+    e.add_argument("--repeats", type=int, default=None,
+                   help="repeat copy: fix the number of repeats (default: drawn as in training)")
     e.add_argument("--json", action="store_true", help="print JSON")
 
     sub.add_parser("presets", help="list the presets")
+
+    w = sub.add_parser("sweep", help="train a set of runs (tasks x model types x seeds x a -p grid), here or on Ray")
+    w.add_argument("--name", help="the sweep's name; its runs' presets are NAME-1, NAME-2, ...")
+    w.add_argument("--task", action="append", choices=list(TASKS), help="a task (repeatable; default: copy)")
+    w.add_argument("--model-type", action="append", choices=list(MODEL_TYPES), help="a model type (repeatable; default: ntm)")
+    w.add_argument("--seeds", default="1000", help="seeds: 1-8, or 1,5,9 (default: 1000)")
+    w.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE", help="a setting shared by every run")
+    w.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="a setting to vary (repeatable)")
+    w.add_argument("--preset-sequences", type=int, default=100, metavar="N",
+                   help="test sequences per length of each run's generalisation table (default: 100)")
+    w.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run on the Ray cluster at ADDRESS ('local' starts one here; RAY_ADDRESS also works)")
+    w.add_argument("--wait", action="store_true", help="wait until every run has finished, printing progress")
+    w.add_argument("--status", metavar="SWEEP_ID", help="print a sweep's runs and their states, and exit")
+    w.add_argument("--cancel", metavar="SWEEP_ID", help="cancel a sweep (its running jobs or Ray tasks), and exit")
 
     r = sub.add_parser("trace", help="record one sequence through a preset and write the trace as JSON")
     r.add_argument("--preset", required=True)
@@ -135,14 +154,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.sequences < 1:
         return _fail("--sequences must be at least 1")
     try:
-        result = evaluate(preset.model, preset.task, args.length, args.sequences, args.seed)
+        result = evaluate(preset.model, preset.task, args.length, args.sequences, args.seed, repeats=args.repeats)
     except ValueError as exc:
         return _fail(str(exc))
     result = {"preset": preset.name, "task": preset.task.name, "seed": args.seed, **result}
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{preset.name} on {preset.task.name}, {preset.task.length_name} {args.length}: "
+        repeats = f", {args.repeats} repeats" if args.repeats is not None else ""
+        print(f"{preset.name} on {preset.task.name}, {preset.task.length_name} {args.length}{repeats}: "
               f"{result['bit_errors']:.3f} bit errors per sequence over {args.sequences} sequences "
               f"(max {result['bit_errors_max']:.0f}, {100 * result['perfect']:.0f}% perfect, "
               f"cost {result['cost_bits']:.3f} bits)")
@@ -183,9 +203,62 @@ def _trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seeds(text: str) -> list[int]:
+    seeds: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        lo, dash, hi = part.partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()):
+            raise ValueError(f"--seeds takes whole numbers and ranges such as 1-8 or 1,5,9; got {text!r}")
+        seeds += list(range(int(lo), int(hi) + 1)) if dash else [int(lo)]
+    return seeds
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    import time
+
+    from .sweep import SweepError, SweepSpec, cancel_sweep, get_sweep, start_sweep
+
+    def show(sweep) -> None:
+        states = {run.job: job.state for job in sweep.jobs() for run in sweep.runs if run.job == job.id}
+        print(f"sweep {sweep.id} ({sweep.spec.name}{', on Ray ' + sweep.ray if sweep.ray else ''}): "
+              f"{sweep.state}{' - ' + sweep.message if sweep.message else ''}")
+        for run in sweep.runs:
+            print(f"  {run.label}\t{states.get(run.job, 'queued')}\t{run.job or ''}")
+
+    try:
+        if args.status or args.cancel:
+            show(cancel_sweep(args.cancel) if args.cancel else get_sweep(args.status))
+            return 0
+        if not args.name:
+            return _fail("--name is required to start a sweep (or pass --status/--cancel SWEEP_ID)")
+        params = dict(pair.split("=", 1) for pair in args.param if "=" in pair)
+        if len(params) != len(args.param):
+            return _fail("-p expects key=value (e.g. -p num_batches=2000)")
+        grid = {}
+        for item in args.grid:
+            key, eq, values = item.partition("=")
+            if not eq or not values.strip():
+                return _fail(f"--grid expects key=v1,v2 (e.g. --grid lr=1e-4,3e-4); got {item!r}")
+            grid[key.strip()] = [v.strip() for v in values.split(",") if v.strip()]
+        spec = SweepSpec(args.name, tasks=args.task or ["copy"], model_types=args.model_type or ["ntm"],
+                         seeds=_seeds(args.seeds), params=params, grid=grid, export_sequences=args.preset_sequences)
+        sweep = start_sweep(spec, ray=args.ray)
+    except (SweepError, ValueError) as exc:
+        return _fail(str(exc))
+    print(f"started sweep {sweep.id}: {len(sweep.runs)} runs{' on Ray ' + sweep.ray if sweep.ray else ''}; "
+          f"watch it with python -m ntm sweep --status {sweep.id}", file=sys.stderr)
+    if not args.wait:
+        return 0
+    while (sweep := get_sweep(sweep.id)).active:
+        time.sleep(5)
+    show(sweep)
+    return 0 if sweep.state == "done" else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    return {"train": _train, "evaluate": _evaluate, "presets": _presets, "trace": _trace}[args.command](args)
+    commands = {"train": _train, "evaluate": _evaluate, "presets": _presets, "trace": _trace, "sweep": _sweep}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

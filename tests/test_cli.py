@@ -142,3 +142,11 @@ def test_a_preset_name_too_long_for_the_file_system(tmp_path):
     (tmp_path / "not-a-preset").mkdir()
     _one_line_error(ntm("evaluate", "--preset", str(tmp_path / "not-a-preset"), "--length", "3", check=False),
                     "has no config.json")
+
+
+def test_evaluate_repeat_copy_over_the_number_of_repeats():
+    out = json.loads(ntm("evaluate", "--preset", "repeat-copy", "--length", "3", "--repeats", "12",
+                         "--sequences", "4", "--json").stdout)
+    assert out["repeats"] == 12 and out["length"] == 3 and out["sequences"] == 4
+    _one_line_error(ntm("evaluate", "--preset", "copy", "--length", "3", "--repeats", "2", check=False),
+                    "copy task has no number of repeats")

@@ -109,3 +109,26 @@ def test_a_sweep_on_ray_runs_each_run_as_a_task_and_copies_the_results_back(ray_
         assert (job.dir / "checkpoint.json").is_file()
         preset = load_preset(job.preset_path)
         assert preset.metrics["batches"] == 3 and preset.metrics["seed"] == job.spec["seed"]
+
+
+def test_the_command_line_starts_a_sweep_shows_it_and_refuses_bad_input(wait_until):
+    import json as _json
+
+    def ntm(*args):
+        return subprocess.run([sys.executable, "-m", "ntm", *args], capture_output=True, text=True, timeout=300,
+                              cwd=str(__import__("ntm.io").io.ROOT))
+
+    bad = ntm("sweep", "--name", "x", "--seeds", "1-b")
+    assert bad.returncode == 2 and "error: --seeds takes whole numbers" in bad.stderr and "Traceback" not in bad.stderr
+    bad = ntm("sweep", "--name", "x", "--grid", "lr")
+    assert bad.returncode == 2 and "--grid expects key=v1,v2" in bad.stderr
+    bad = ntm("sweep", "--name", "x", "-p", "slots=3")
+    assert bad.returncode == 2 and "unknown parameter 'slots'" in bad.stderr
+    started = ntm("sweep", "--name", "cli", "--seeds", "3,4", *sum((["-p", f"{k}={v}"] for k, v in TINY.items()), []),
+                  "-p", "num_batches=2", "--preset-sequences", "2", "--wait")
+    assert started.returncode == 0, started.stderr[-2000:] + started.stdout[-2000:]
+    sweep_id = started.stderr.split("started sweep ")[1].split(":")[0]
+    shown = ntm("sweep", "--status", sweep_id).stdout
+    assert f"sweep {sweep_id} (cli): done" in shown and shown.count("\tdone\t") == 2
+    assert "copy · ntm · seed 3" in shown and "copy · ntm · seed 4" in shown
+    assert _json.loads((get_sweep(sweep_id).dir / "sweep.json").read_text())["spec"]["seeds"] == [3, 4]

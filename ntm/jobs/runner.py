@@ -13,8 +13,10 @@ inside ``Runner.run``, after the signal handlers are installed: a cancel during 
 imports is still a clean "cancelled".
 
 Test hook: ``NTM_EXPLORER_FAULT`` holds comma-separated faults, ``crash-after-batches:N`` (raise
-once batch N is done) and ``delay-per-batch:SECONDS`` (sleep after each batch, to make a tiny job
-last long enough to watch). They reach the trainer through its ``on_batch`` callback.
+once batch N is done), ``nan-after-batches:N`` (put a NaN into a weight once batch N is done, so
+the next loss is NaN and the run ends "diverged") and ``delay-per-batch:SECONDS`` (sleep after
+each batch, to make a tiny job last long enough to watch). They reach the trainer through its
+``on_batch`` callback.
 """
 
 from __future__ import annotations
