@@ -23,7 +23,7 @@ PAGES = [
     ("", "NTM Explorer", "Keep what the machine learned beyond one sequence"),
     ("step-through", "Step through an NTM", "Read and write weightings over time"),
     ("addressing-lab", "Addressing lab", "sharpened weighting w"),
-    ("memory-lab", "Memory lab", "read weighting wʳ by read mode"),
+    ("memory-lab", "Memory lab", "hover a bar or cell for its exact value"),
     ("train", "Train", "Start training"),
     ("generalisation", "Generalisation", "One long example"),
     ("long-term-memory", "Long-term memory", re.compile(r"The graph is empty|Edges: ENTAILS")),
