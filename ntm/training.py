@@ -4,10 +4,15 @@ A run lives in one folder (``--checkpoint-path``):
 
     checkpoint.json + weights-*.safetensors + optimizer-*.safetensors   resumable state (ntm.presets)
     metrics.jsonl     one JSON line per report: batches, sequences, loss, cost (bits/sequence),
-                      bit errors/sequence, sequences/s, elapsed seconds
+                      bit errors/sequence, sequences/s, elapsed seconds, and cost_by_length
+                      {length: cost per sequence over the report's batches of that length}
     status.json       state (running, done, cancelled, failed), progress and ETA; rewritten
                       atomically at every report so another process can watch the run
     sample.json       the model's current answer to one fixed example, for live plots
+    fixed_examples.json  the fixed examples of the history below (written when the run starts):
+                      one at the longest training length, one longer (twice, or what the memory holds)
+    samples.jsonl     one JSON line per report: batches, sequences, and the model's outputs
+                      (probabilities, 3 decimals) on the fixed examples' scored steps
 
 Settings come in three groups that ``-p key=value`` can all reach: the training settings of
 ``TrainSettings``, the model's config fields (``NTMConfig`` / ``LSTMConfig``) and the task's
@@ -27,13 +32,15 @@ from typing import Any, Callable
 
 import torch
 
-from .evaluation import default_lengths, evaluate_training_distribution, generalisation_table
+from .evaluation import default_lengths, evaluate_training_distribution, generalisation_table, max_length
 from .io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 from .model import MODEL_TYPES, build_model, config_fields
 from .presets import BundleError, has_checkpoint, load_checkpoint, save_checkpoint, save_preset, shown_path
 from .tasks import bit_errors, cost_bits, loss as task_loss, make_task, task_params
 
 OPTIMIZERS = ("rmsprop", "adam")
+HISTORY_SEED = 0                 # seed of the fixed examples (sample.json's and the history's)
+HISTORY_DIGITS = 3               # decimals kept of the history's outputs and the per-length costs
 LR_SCHEDULES = ("constant", "cosine")
 EVALUATION_SEED = 12345          # seed of a saved preset's generalisation table (python -m ntm evaluate --seed)
 
@@ -239,8 +246,9 @@ class Trainer:
             self.generator.set_state(ckpt.generator_state)
             self.resumed = True
             # Reports written after that checkpoint describe progress that is now redone.
-            kept = [r for r in read_jsonl(self.metrics_path) if r.get("batches", 0) <= self.batches]
-            atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+            for path in (self.metrics_path, self.run_dir / "samples.jsonl"):
+                kept = [r for r in read_jsonl(path) if r.get("batches", 0) <= self.batches]
+                atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
         else:
             if resume is False and has_checkpoint(self.run_dir):
                 raise ValueError(f"{self.run_dir} already holds a checkpoint: pass --resume to continue "
@@ -254,13 +262,17 @@ class Trainer:
             self.generator = torch.Generator().manual_seed(spec.seed)
             self.batches, self.sequences, self.elapsed = 0, 0, 0.0
             self.metrics_path.unlink(missing_ok=True)
+            (self.run_dir / "samples.jsonl").unlink(missing_ok=True)
         if command:
             self.commands.append(command)
         if self.spec.settings.threads:
             torch.set_num_threads(self.spec.settings.threads)
         if self.spec.settings.compile and hasattr(self.model, "compile_step"):
             self.model.compile_step()
-        self.sample = self.task.sample(1, torch.Generator().manual_seed(0), length=self.task.train_lengths[1])
+        self.sample = self.task.sample(1, torch.Generator().manual_seed(HISTORY_SEED),
+                                       length=self.task.train_lengths[1])
+        self.examples = [self.task.sample(1, torch.Generator().manual_seed(HISTORY_SEED), length=n)
+                         for n in history_lengths(self.task, self.model)]
 
     # ---- paths -------------------------------------------------------------------------------
     @property
@@ -293,10 +305,15 @@ class Trainer:
         floor = s.lr * s.lr_min_ratio
         return floor + 0.5 * (s.lr - floor) * (1 + math.cos(math.pi * progress))
 
-    def train_batch(self) -> tuple[float, float, float]:
+    def train_batch(self) -> tuple[float, float, float, int]:
+        """One optimiser step. Returns (loss, cost in bits per sequence, bit errors per sequence, the
+        batch's length): the size knob is drawn here as ``task.sample`` would draw it, from the same
+        generator, so the stream of batches is the one ``task.sample`` alone gives."""
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
-        batch = self.task.sample(self.spec.settings.batch_size, self.generator)
+        size = self.spec.settings.batch_size
+        length = self.task._episode_length(size, self.generator, None)
+        batch = self.task.sample(size, self.generator, length=length)
         self.optimizer.zero_grad(set_to_none=True)
         logits, _, _ = self.model(batch.inputs)
         loss = task_loss(logits, batch)
@@ -309,7 +326,8 @@ class Trainer:
         torch.nn.utils.clip_grad_value_(self.model.parameters(), self.spec.settings.clip_value)
         self.optimizer.step()
         with torch.no_grad():
-            return loss.item(), cost_bits(logits, batch).item(), bit_errors(logits, batch).float().mean().item()
+            return (loss.item(), cost_bits(logits, batch).item(), bit_errors(logits, batch).float().mean().item(),
+                    length)
 
     def divergence_message(self, exc: NonFiniteError) -> str:
         """What happened and what to try, for a run stopped by a non-finite loss or gradient."""
@@ -342,6 +360,25 @@ class Trainer:
             "inputs": self.sample.inputs[0].tolist(), "targets": self.sample.targets[0].tolist(),
             "outputs": torch.sigmoid(logits[0]).tolist(), "mask": self.sample.mask[0].tolist()})
 
+    def write_fixed_examples(self) -> None:
+        """The history's fixed examples: inputs, and targets of the scored steps (``[T_scored, W]``)."""
+        examples = [{"length": n, "inputs": ex.inputs[0].tolist(), "targets": ex.targets[0][ex.mask[0]].tolist()}
+                    for n, ex in zip(history_lengths(self.task, self.model), self.examples)]
+        atomic_write_text(self.run_dir / "fixed_examples.json", json.dumps({"examples": examples}) + "\n")
+
+    def append_history(self) -> None:
+        """One line of samples.jsonl: the outputs (sigmoid) on each fixed example's scored steps."""
+        outputs = []
+        self.model.eval()
+        with torch.no_grad():
+            for ex in self.examples:
+                logits, _, _ = self.model(ex.inputs)
+                probs = torch.sigmoid(logits[0][ex.mask[0]]).tolist()            # [T_scored, W]
+                outputs.append([[round(p, HISTORY_DIGITS) for p in row] for row in probs])
+        self.model.train()
+        append_jsonl(self.run_dir / "samples.jsonl",
+                     {"batches": self.batches, "sequences": self.sequences, "outputs": outputs})
+
     def checkpoint(self) -> None:
         save_checkpoint(self.run_dir, self.model, self.task, self.optimizer, self.generator,
                         train={"spec": self.spec.to_dict(), "commands": self.commands},
@@ -361,11 +398,12 @@ class Trainer:
         if self.progress_bar:
             from tqdm import tqdm
             bar = tqdm(total=s.num_batches, initial=self.batches, unit="batch", dynamic_ncols=True)
-        window: list[tuple[float, float, float]] = []
+        window: list[tuple[float, float, float, int]] = []
         window_start, window_seqs = time.perf_counter(), 0
         rate = None
         state = "running"
         self.write_status(state)
+        self.write_fixed_examples()
         try:
             while self.batches < s.num_batches and not self._stop_requested:
                 t0 = time.perf_counter()
@@ -388,9 +426,10 @@ class Trainer:
                               "cost_bits": sum(w[1] for w in window) / n,
                               "bit_errors": sum(w[2] for w in window) / n,
                               "seq_per_s": round(rate, 2), "elapsed": round(self.elapsed, 2),
-                              "lr": self.learning_rate()}
+                              "lr": self.learning_rate(), "cost_by_length": cost_by_length(window)}
                     append_jsonl(self.metrics_path, record)
                     self.write_sample()
+                    self.append_history()
                     self.write_status(state, rate=rate)
                     if bar is not None:
                         bar.set_postfix(cost=f"{record['cost_bits']:.3f}", err=f"{record['bit_errors']:.2f}",
@@ -433,6 +472,24 @@ class Trainer:
                    "training_distribution": in_distribution, "generalisation": table,
                    "evaluation_seed": EVALUATION_SEED, "curve": curve, "spec": self.spec.to_dict(), "command": command}
         return save_preset(path, self.model, self.task, metrics, command)
+
+
+def history_lengths(task, model) -> list[int]:
+    """The lengths of the history's fixed examples: the longest training length, and twice it capped
+    by what the model's memory holds (``task.longest_fitting``); just the first when that is no longer."""
+    hi = task.train_lengths[1]
+    cap = max_length(task, model)
+    longer = 2 * hi if cap is None else min(2 * hi, cap)
+    return [hi, longer] if longer > hi else [hi]
+
+
+def cost_by_length(window: list[tuple[float, float, float, int]]) -> dict[str, float]:
+    """{length: mean cost in bits per sequence over the batches of that length}, lengths ascending
+    (JSON keys are strings). ``window``: (loss, cost, bit errors, length) of each batch."""
+    by: dict[int, list[float]] = {}
+    for _, cost, _, length in window:
+        by.setdefault(length, []).append(cost)
+    return {str(n): round(sum(c) / len(c), HISTORY_DIGITS) for n, c in sorted(by.items())}
 
 
 def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
