@@ -21,7 +21,9 @@ training: sequences per second in pytorch-dnc's copy configuration (memory 128 x
     loop: measured in the same run when its package is installed (``pip install dnc==1.1.0``;
     a fresh state each sequence with ``reset_experience``, a linear read-out to the task's width),
     else its figures recorded on this machine by the issue (13.4 seq/s at batch 1, 139 at batch 16).
-    This machine's speed drifts a lot (by 3x between sessions), so only same-run ratios compare.
+    The models' windows take turns (see ``training``), so they share the machine's load; this
+    machine's speed drifts a lot (by 3x between sessions), so only same-run ratios compare. The
+    load average before and after is in the output.
 """
 
 from __future__ import annotations
@@ -185,51 +187,75 @@ class PytorchDNCCopy(torch.nn.Module):
         return self.readout(out), None, None
 
 
-def reference(seconds: float, repeats: int) -> dict:
-    """pytorch-dnc's throughput in the same loop, if its package is installed; else the recorded figures."""
-    task = make_task("copy")
+def reference_model(task):
+    """pytorch-dnc in the copy configuration, or None when its package is not installed."""
     try:
-        model = PytorchDNCCopy(task)
+        return PytorchDNCCopy(task)
     except ImportError:
-        return {"source": "recorded by the issue on this machine (pytorch-dnc not installed)", **REFERENCE}
-    out = {"source": "pytorch-dnc 1.1.0 measured in this run"}
-    for b in (1, 16):
-        warm_up(model, task, b)
-        rates = sorted(throughput_window(model, task, b, seconds) for _ in range(repeats))
-        out[f"batch{b}_seq_per_s"] = round(statistics.median(rates), 1)
-    return out
+        return None
 
 
-def fwd_bwd_ms(model, task, repeats: int = 20) -> float:
+def fwd_bwd_ms(models: dict, task, repeats: int = 10) -> dict:
+    """Median milliseconds of one forward + backward of a length-20 copy episode at batch 1, the
+    models' episodes interleaved."""
     batch = task.sample(1, torch.Generator().manual_seed(3), length=20)
-    times = []
+    times: dict = {name: [] for name in models}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        out, _, _ = model(batch.inputs)
-        loss(out, batch).backward()
-        times.append((time.perf_counter() - t0) * 1000)
-    return round(statistics.median(times), 2)
+        for name, model in models.items():
+            t0 = time.perf_counter()
+            out, _, _ = model(batch.inputs)
+            loss(out, batch).backward()
+            times[name].append((time.perf_counter() - t0) * 1000)
+    return {name: round(statistics.median(v), 2) for name, v in times.items()}
 
 
 def training(seconds: float, repeats: int, compile_too: bool) -> dict:
+    """Every model of one batch size is built and warmed up first; then their timed windows take
+    turns (reference, eager, compiled, then the other way round, ``repeats`` rounds), so that all
+    of them run under the same load. ``paired_speedup`` is the median over rounds of our window's
+    rate over the reference's window of the same round."""
     task = make_task("copy")
-    ref = reference(seconds, repeats)
-    out: dict = {"reference": ref}
-    for mode in (["eager", "compiled"] if compile_too else ["eager"]):
-        entry: dict = {"warmup_seconds": {}}
-        for b in (1, 16):
-            model = make_model("dnc", task)
+    out: dict = {"load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    ref_rates: dict = {}
+    modes = ["eager", "compiled"] if compile_too else ["eager"]
+    for b in (1, 16):
+        models: dict = {}
+        ref = reference_model(task)
+        if ref is not None:
+            models["reference"] = ref
+        for mode in modes:
+            models[mode] = make_model("dnc", task)
             if mode == "compiled":
-                model.compile_step()
-            entry["warmup_seconds"][f"batch{b}"] = round(warm_up(model, task, b), 1)
-            rates = sorted(throughput_window(model, task, b, seconds) for _ in range(repeats))
-            entry[f"batch{b}"] = {"seq_per_s": round(statistics.median(rates), 1), "min": round(rates[0], 1),
-                                  "max": round(rates[-1], 1), "windows": repeats, "seconds_each": seconds}
-            if b == 1:
-                entry["fwd_bwd_len20_ms"] = fwd_bwd_ms(model, task)
-        entry["speedup_vs_reference"] = {
-            f"batch{b}": round(entry[f"batch{b}"]["seq_per_s"] / ref[f"batch{b}_seq_per_s"], 2) for b in (1, 16)}
-        out[mode] = entry
+                models[mode].compile_step()
+        warm = {name: round(warm_up(model, task, b), 1) for name, model in models.items()}
+        rates: dict = {name: [] for name in models}
+        order = list(models)
+        for r in range(repeats):
+            for name in (order if r % 2 == 0 else order[::-1]):
+                rates[name].append(throughput_window(models[name], task, b, seconds))
+        for name, values in rates.items():
+            entry = out.setdefault(name, {"warmup_seconds": {}})
+            entry["warmup_seconds"][f"batch{b}"] = warm[name]
+            entry[f"batch{b}"] = {"seq_per_s": round(statistics.median(values), 2), "min": round(min(values), 2),
+                                  "max": round(max(values), 2), "windows": repeats, "seconds_each": seconds}
+            if name != "reference" and "reference" in rates:
+                paired = [ours / theirs for ours, theirs in zip(values, rates["reference"])]
+                entry.setdefault("paired_speedup", {})[f"batch{b}"] = round(statistics.median(paired), 2)
+        if b == 1:
+            out["fwd_bwd_len20_ms_batch1"] = fwd_bwd_ms(models, task)
+        if "reference" in rates:
+            ref_rates[f"batch{b}_seq_per_s"] = out["reference"][f"batch{b}"]["seq_per_s"]
+    if "reference" in out:
+        out["reference"]["source"] = "pytorch-dnc 1.1.0 measured in this run, windows interleaved with ours"
+    else:
+        out["reference"] = {"source": "recorded by the issue on this machine (pytorch-dnc not installed)",
+                            **REFERENCE}
+        ref_rates = REFERENCE
+    for mode in modes:
+        out[mode]["speedup_vs_reference"] = {
+            f"batch{b}": round(out[mode][f"batch{b}"]["seq_per_s"] / ref_rates[f"batch{b}_seq_per_s"], 2)
+            for b in (1, 16)}
+    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return out
 
 

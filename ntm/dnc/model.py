@@ -294,15 +294,23 @@ class DNC(nn.Module):
         if self.config.clip:
             h = h.clamp(-self.config.clip, self.config.clip)
         step = None
-        if pass_through_memory:
+        if pass_through_memory and not record and hasattr(self.access, "fast"):
+            reads, access_state = self.access.fast(h, access_state)       # no intermediates kept
+        elif pass_through_memory:
             reads, access_state, step = self.access(h, access_state)
         out = self.output(torch.cat([h, reads.flatten(1)], dim=-1))
         return out, DNCState(ctrl, access_state, reads), (step if record else None)
 
     def compile_step(self) -> None:
         """Use ``torch.compile`` for the unrecorded timestep (training and evaluation); recording
-        always uses the plain step. Compiling takes tens of seconds per batch size."""
-        self._compiled_step = torch.compile(self.step, dynamic=False)
+        always uses the plain step. Compiling takes tens of seconds per batch size.
+
+        Inductor's generated kernels run on one thread (``cpp.threads``): a step's tensors are
+        small (at most B x N x N), and with two threads on a loaded machine the OpenMP threads
+        waiting for each other made a step several times slower than one thread did
+        (bench/README.md, "DNC"). Matrix products still use torch's threads.
+        """
+        self._compiled_step = torch.compile(self.step, dynamic=False, options={"cpp.threads": 1})
 
     def run(self, inputs: torch.Tensor, state: DNCState | None = None, record: bool = False,
             pass_through_memory: bool = True) -> tuple[torch.Tensor, DNCState, DNCRecording | None]:
