@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..memory import read as read_memory, write as write_memory
-from .addressing import (TemporalLinkage, allocation, content_weights, directional_weights, read_weights, retention,
-                         temporal_linkage, usage, write_weights)
+from .addressing import (TemporalLinkage, allocation, content_weights, directional_weights, fused_content_weights,
+                         fused_linkage, read_weights, retention, temporal_linkage, usage, write_weights)
 
 
 def oneplus(x: torch.Tensor) -> torch.Tensor:
@@ -142,6 +142,28 @@ def access_step(xi: Interface, state: AccessState) -> AccessStep:
                       read_content, weights, reads, memory)
 
 
+def training_step(xi: Interface, state: AccessState) -> tuple[torch.Tensor, AccessState]:
+    """``access_step`` without its intermediates, for training: ``(reads [B, R, W], next AccessState)``.
+
+    The same pipeline and values (to float rounding), with content addressing and the linkage with
+    its directional weightings each one autograd node (``addressing.fused_content_weights``,
+    ``addressing.fused_linkage``): fewer operations and autograd nodes per step, which is where an
+    eager step's time goes (bench/README.md, "DNC"). Recording and ``torch.compile`` use
+    ``access_step``.
+    """
+    write_content = fused_content_weights(state.memory, xi.write_key.unsqueeze(1),
+                                          xi.write_strength.unsqueeze(1)).squeeze(1)
+    psi = retention(xi.free_gates, state.read_weights)
+    u = usage(state.usage, state.write_weights, psi)
+    write = write_weights(allocation(u), write_content, xi.allocation_gate, xi.write_gate)
+    memory = write_memory(state.memory, write, xi.erase, xi.write_vector)
+    linkage, forward, backward = fused_linkage(TemporalLinkage(state.link, state.precedence), write,
+                                               state.read_weights)
+    read_content = fused_content_weights(memory, xi.read_keys, xi.read_strengths.unsqueeze(-1))
+    weights = read_weights(backward, read_content, forward, xi.read_modes)
+    return read_memory(memory, weights), AccessState(memory, linkage.link, linkage.precedence, weights, write, u)
+
+
 def next_state(step: AccessStep) -> AccessState:
     """The state the next timestep starts from."""
     return AccessState(step.memory, step.link, step.precedence, step.read_weights, step.write_weights, step.usage)
@@ -170,6 +192,14 @@ class MemoryAccess(nn.Module):
         step = access_step(parse_interface(self.interface(h), self.cell_size, self.read_heads), state)
         return step.reads, next_state(step), step
 
+    def fast(self, h: torch.Tensor, state: AccessState) -> tuple[torch.Tensor, AccessState]:
+        """``forward`` without the ``AccessStep`` (``training_step``; ``access_step`` while compiling)."""
+        xi = parse_interface(self.interface(h), self.cell_size, self.read_heads)
+        if torch.compiler.is_compiling():        # inductor fuses the plain step itself
+            step = access_step(xi, state)
+            return step.reads, next_state(step)
+        return training_step(xi, state)
+
     @staticmethod
     def record(step: AccessStep) -> dict[str, torch.Tensor]:
         """The detached tensors a recording keeps of one step: ``xi.<part>`` and every ``AccessStep`` field."""
@@ -194,4 +224,4 @@ class MemoryAccess(nn.Module):
 
 
 __all__ = ["oneplus", "interface_size", "Interface", "parse_interface", "AccessState", "AccessStep",
-           "initial_access_state", "access_step", "next_state", "MemoryAccess"]
+           "initial_access_state", "access_step", "training_step", "next_state", "MemoryAccess"]

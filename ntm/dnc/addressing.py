@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..addressing import Parameter, Stage, content_weights
+from ..addressing import _NORM_EPS, Parameter, Stage, content_weights
 
 
 class TemporalLinkage(NamedTuple):
@@ -198,6 +198,101 @@ def read_weights(backward: torch.Tensor, content: torch.Tensor, forward: torch.T
             + read_modes[..., 2:3] * forward)
 
 
+# ---- fused forms for training ------------------------------------------------------------------
+# The same equations as ``content_weights`` and ``temporal_linkage`` + ``directional_weights`` above,
+# each as one autograd node with its gradient written out, for ``ntm.dnc.access.training_step``: a
+# step's tensors are small, so its time goes to the number of operations and autograd nodes, not to
+# arithmetic. They are checked against the functions above (values and ``gradcheck``) in
+# tests/test_dnc_fused.py; the functions above stay the definitions.
+
+class _ContentWeighting(torch.autograd.Function):
+    """softmax_n(beta K[k, M(n)]) with K the cosine similarity (``content_weights``) as one node."""
+
+    @staticmethod
+    def forward(ctx, memory, key, beta):
+        eps2 = _NORM_EPS * _NORM_EPS
+        key_norm = key.square().sum(-1).add_(eps2).sqrt_()                   # [B, H]
+        memory_norm = memory.square().sum(-1).add_(eps2).sqrt_()             # [B, N]
+        sim = torch.bmm(key, memory.transpose(1, 2))                         # [B, H, N] dots ...
+        sim.div_(key_norm.unsqueeze(-1)).div_(memory_norm.unsqueeze(1))      # ... / (||k|| ||M(n)||)
+        weights = torch.softmax(beta * sim, dim=-1)
+        ctx.save_for_backward(memory, key, beta, key_norm, memory_norm, sim, weights)
+        return weights
+
+    @staticmethod
+    def backward(ctx, grad):
+        memory, key, beta, key_norm, memory_norm, sim, weights = ctx.saved_tensors
+        grad_z = weights * (grad - (grad * weights).sum(-1, keepdim=True))  # through the softmax
+        grad_beta = (grad_z * sim).sum(-1, keepdim=True) if ctx.needs_input_grad[2] else None
+        grad_sim = grad_z * beta
+        grad_dots = grad_sim / key_norm.unsqueeze(-1) / memory_norm.unsqueeze(1)
+        grad_sim.mul_(sim)                                                   # d/d||.|| of dots / norms
+        grad_memory = grad_key = None
+        if ctx.needs_input_grad[1]:
+            grad_key = torch.bmm(grad_dots, memory)
+            grad_key -= (grad_sim.sum(-1) / key_norm.square()).unsqueeze(-1) * key
+        if ctx.needs_input_grad[0]:
+            grad_memory = torch.bmm(grad_dots.transpose(1, 2), key)
+            grad_memory -= (grad_sim.sum(-2) / memory_norm.square()).unsqueeze(-1) * memory
+        return grad_memory, grad_key, grad_beta
+
+
+def fused_content_weights(memory: torch.Tensor, key: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    """``content_weights(memory, key, beta)`` for ``key`` ``[B, H, W]``, ``beta`` ``[B, H, 1]``, as one
+    autograd node: ``[B, H, N]``."""
+    return _ContentWeighting.apply(memory, key, beta)
+
+
+class _Linkage(torch.autograd.Function):
+    """(L_{t-1}, p_{t-1}, w^w_t, w^r_{t-1}) -> (L_t, p_t, f_t, b_t) (``link``, ``precedence``,
+    ``directional_weights``) as one node."""
+
+    @staticmethod
+    def forward(ctx, prev_link, prev_precedence, write, prev_read_weights):
+        w_i, w_j = write.unsqueeze(-1), write.unsqueeze(-2)
+        new = prev_link * ((1.0 - w_i) - w_j)                               # (1 - w_i - w_j) L_{t-1}
+        new.baddbmm_(w_i, prev_precedence.unsqueeze(-2))                     # + w_i p_{t-1}[j]
+        new.diagonal(dim1=-2, dim2=-1).zero_()
+        prec = (1.0 - write.sum(dim=-1, keepdim=True)) * prev_precedence + write
+        forward = torch.bmm(prev_read_weights, new.transpose(1, 2))
+        backward = torch.bmm(prev_read_weights, new)
+        ctx.save_for_backward(prev_link, prev_precedence, write, prev_read_weights, new)
+        return new, prec, forward, backward
+
+    @staticmethod
+    def backward(ctx, grad_link, grad_prec, grad_forward, grad_backward):
+        prev_link, prev_precedence, write, prev_read_weights, new = ctx.saved_tensors
+        b, n = write.shape
+        grad = grad_link.clone() if grad_link is not None else write.new_zeros(b, n, n)
+        grad_read = None
+        if grad_forward is not None:                  # f = w^r L^T
+            grad.baddbmm_(grad_forward.transpose(1, 2), prev_read_weights)
+            grad_read = torch.bmm(grad_forward, new)
+        if grad_backward is not None:                 # b = w^r L
+            grad.baddbmm_(prev_read_weights.transpose(1, 2), grad_backward)
+            back = torch.bmm(grad_backward, new.transpose(1, 2))
+            grad_read = back if grad_read is None else grad_read + back
+        grad.diagonal(dim1=-2, dim2=-1).zero_()       # the diagonal was set, not computed
+        w_i, w_j = write.unsqueeze(-1), write.unsqueeze(-2)
+        grad_prev_link = grad * ((1.0 - w_i) - w_j) if ctx.needs_input_grad[0] else None
+        weighted = grad * prev_link
+        grad_write = (torch.bmm(grad, prev_precedence.unsqueeze(-1)).squeeze(-1)
+                      - weighted.sum(-1) - weighted.sum(-2))
+        grad_prev_prec = torch.bmm(w_i.transpose(1, 2), grad).squeeze(1)
+        if grad_prec is not None:                     # p = (1 - sum w) p_{t-1} + w
+            grad_prev_prec += grad_prec * (1.0 - write.sum(dim=-1, keepdim=True))
+            grad_write += grad_prec - (grad_prec * prev_precedence).sum(-1, keepdim=True)
+        return grad_prev_link, grad_prev_prec, grad_write, grad_read
+
+
+def fused_linkage(prev: TemporalLinkage, write: torch.Tensor,
+                  prev_read_weights: torch.Tensor) -> tuple[TemporalLinkage, torch.Tensor, torch.Tensor]:
+    """``temporal_linkage(prev, write)`` and ``directional_weights`` of its link matrix, as one autograd
+    node: ``(TemporalLinkage(L_t, p_t), forward [B, R, N], backward [B, R, N])``."""
+    link_t, prec_t, forward, backward = _Linkage.apply(prev.link, prev.precedence, write, prev_read_weights)
+    return TemporalLinkage(link_t, prec_t), forward, backward
+
+
 # The DNC's weightings in the order ``access_step`` (ntm/dnc/access.py) computes them. ``key`` is the
 # field of ``AccessStep`` holding it; ``code`` the line of ``access_step`` that computes it.
 STAGES: tuple[Stage, ...] = (
@@ -255,4 +350,5 @@ STAGES: tuple[Stage, ...] = (
 )
 
 __all__ = ["TemporalLinkage", "STAGES", "content_weights", "retention", "usage", "allocation", "write_weights",
-           "precedence", "link", "temporal_linkage", "directional_weights", "read_weights"]
+           "precedence", "link", "temporal_linkage", "directional_weights", "read_weights",
+           "fused_content_weights", "fused_linkage"]
