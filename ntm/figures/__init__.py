@@ -10,6 +10,7 @@ its heads carry), so data flows one way: model -> trace -> figures -> pages.
     addressing.py   addressing stages: one head at t (through its stage table), and the lab's figures
     memory_lab.py   the Memory lab: the DNC's usage, allocation, write mix, link matrix and read modes
     training.py     training curves, sample predictions, generalisation by length
+    observatory.py  runs overlaid: learning curves by model, cost by length, outputs over training
     client.py       the Step-through views as data for the browser: each figure once, and what changes with t
     dnc.py          the DNC's memory management at t: usage and allocation, temporal links with the write
                     order, read modes, free gates and retention, and its heads' stage tables
@@ -23,6 +24,7 @@ from ntm.figures.memory_lab import (lab_allocation_figure, lab_bars, lab_heads_f
                                     lab_precedence_figure, lab_read_figure, lab_read_modes_figure, lab_write_figure)
 from ntm.figures.dnc import (dnc_stage_figure, dnc_stage_parameters, free_gates_figure, is_dnc, link_order_figure,
                              read_modes_over_time_figure, usage_allocation_figure)
+from ntm.figures.observatory import history_figure, learning_curves_figure, length_cost_figure
 from ntm.figures.step import (memory_change_figure, memory_figure, sequence_figure, vector_panels,
                               vectors_figure, weights_over_time_figure)
 from ntm.figures.training import (curves_figure, examples_figure, format_duration, generalisation_figure,
@@ -39,4 +41,5 @@ __all__ = [
     "lab_heads_figure", "lab_read_figure", "lab_read_modes_figure",
     "is_dnc", "usage_allocation_figure", "link_order_figure", "read_modes_over_time_figure", "free_gates_figure",
     "dnc_stage_figure", "dnc_stage_parameters",
+    "learning_curves_figure", "length_cost_figure", "history_figure",
 ]
