@@ -98,7 +98,7 @@ def lab_write_figure(allocation: Sequence[float], write_content: Sequence[float]
             for name, y, color in parts]
     layout = dict(xaxis=_slot_axis(len(a)), yaxis=dict(range=list(WEIGHT_RANGE), fixedrange=True),
                   barmode="stack", bargap=0.15, showlegend=True,
-                  legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"), margin=dict(l=45, r=10, t=40, b=40))
+                  legend=dict(orientation="h", x=0, y=-0.3, yanchor="top", traceorder="normal"), margin=dict(l=45, r=10, t=40, b=40))
     title = f"write weighting wʷ · gᵃ = {allocation_gate:.3g}, gʷ = {write_gate:.3g}"
     return figure(data, layout, height=height + 30, title=title)
 
@@ -117,14 +117,15 @@ def lab_link_figure(link: np.ndarray, order: Sequence[int], height: int = 340) -
     if pairs:
         data.append(dict(type="scatter", x=[int(j) for j, _ in pairs], y=[int(i) for _, i in pairs],
                          mode="lines+markers+text", name="write order", text=[str(k + 1) for k in range(len(pairs))],
-                         textposition="top right", textfont=dict(color=ORDER_COLOR, size=13),
+                         textposition="top left", textfont=dict(color=ORDER_COLOR, size=12), cliponaxis=False,
                          line=dict(color=ORDER_COLOR, width=1.5, dash="dot"),
                          marker=dict(color="rgba(0,0,0,0)", size=22, symbol="square",
                                      line=dict(color=ORDER_COLOR, width=2)),
                          hovertemplate="write %{text}: slot %{y} after slot %{x}<extra></extra>"))
-    layout = dict(xaxis=dict(title=dict(text="j (written before)"), dtick=1, showgrid=False, zeroline=False),
-                  yaxis=dict(title=dict(text="i (written after)"), dtick=1, autorange="reversed", showgrid=False,
-                             zeroline=False, scaleanchor="x"),
+    layout = dict(xaxis=dict(title=dict(text="j (written before)"), dtick=1, showgrid=False, zeroline=False,
+                             range=[-0.5, n - 0.5], constrain="domain"),
+                  yaxis=dict(title=dict(text="i (written after)"), dtick=1, range=[n - 0.5, -0.5], showgrid=False,
+                             zeroline=False, scaleanchor="x", constrain="domain"),
                   margin=dict(l=55, r=20, t=40, b=45))
     shown = " → ".join(str(int(s)) for s in order) or "none"
     return figure(data, layout, height=height, title=f"link matrix L · write order {shown}")
@@ -187,7 +188,7 @@ def lab_read_figure(backward: np.ndarray, content: np.ndarray, forward: np.ndarr
         mix = ", ".join(f"{pi[h, m]:.2g}" for m in range(3))
         annotations.append(panel_title(f"read {h + 1} · π = ({mix})", xa, ya, layout))
     layout.update(barmode="stack", bargap=0.15, showlegend=True, annotations=annotations,
-                  legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"))
+                  legend=dict(orientation="h", x=0, y=-0.3, yanchor="top", traceorder="normal"))
     return figure(data, layout, height=height + 30, title="read weighting wʳ by read mode", margin_top=60)
 
 
