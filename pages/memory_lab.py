@@ -55,8 +55,10 @@ def _defaults(n: int, heads: int) -> None:
     for i in range(n):
         state.setdefault(f"{K}u_{i}", 0.0)
     for h in range(heads):
-        for name, value in (("read", None), ("free", 0.0), ("rkey", 0), ("pi_0", 0.0), ("pi_1", 1.0), ("pi_2", 0.0)):
-            state.setdefault(f"{K}{name}_{h}" if "pi" not in name else f"{K}pi_{h}_{name[-1]}", value)
+        new_head = {f"{K}read_{h}": None, f"{K}free_{h}": 0.0, f"{K}rkey_{h}": 0,
+                    **{f"{K}pi_{h}_{m}": float(m == 1) for m in range(3)}}      # content lookup
+        for key, value in new_head.items():
+            state.setdefault(key, value)
         if state[f"{K}read_{h}"] is not None:
             state[f"{K}read_{h}"] = min(state[f"{K}read_{h}"], n - 1)
         state[f"{K}rkey_{h}"] = min(state[f"{K}rkey_{h}"], n - 1)
