@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ntm.tasks import (
-    TASKS, AssociativeRecallTask, Batch, CopyTask, NGramsTask, PrioritySortTask, RepeatCopyTask, bit_errors,
+    TASKS, AssociativeRecallTask, Batch, CopyTask, NGramsTask, NLITask, PrioritySortTask, RepeatCopyTask, bit_errors,
     cost_bits, loss, make_task, task_params,
 )
 
@@ -98,6 +98,8 @@ def episode_size(task, batch: Batch) -> int:
         return int(batch.inputs[0, :, task.seq_width + 1].nonzero()[0])
     if isinstance(task, NGramsTask):
         return batch.num_steps + 1                                   # L bits, L - 1 predictions
+    if isinstance(task, NLITask):
+        return batch.num_steps - 2                                   # premises, hypothesis, answer
     raise AssertionError(task)
 
 
@@ -310,13 +312,13 @@ def test_cost_bits_per_sequence_average():
 
 
 def test_registry_names_and_metadata():
-    assert list(TASKS) == ["copy", "repeat-copy", "associative-recall", "dynamic-ngrams", "priority-sort"]
+    assert list(TASKS) == ["copy", "repeat-copy", "associative-recall", "dynamic-ngrams", "priority-sort", "cdcl-nli"]
     assert {n: c.length_name for n, c in TASKS.items()} == {
-        "copy": "sequence length", "repeat-copy": "sequence length",
-        "associative-recall": "items", "dynamic-ngrams": "bits per sequence", "priority-sort": "inputs"}
+        "copy": "sequence length", "repeat-copy": "sequence length", "associative-recall": "items",
+        "dynamic-ngrams": "bits per sequence", "priority-sort": "inputs", "cdcl-nli": "premises"}
     sizes = {n: (make_task(n).input_size, make_task(n).output_size) for n in TASKS}
-    assert sizes == {"copy": (9, 8), "repeat-copy": (10, 9),
-                     "associative-recall": (8, 6), "dynamic-ngrams": (1, 1), "priority-sort": (10, 8)}
+    assert sizes == {"copy": (9, 8), "repeat-copy": (10, 9), "associative-recall": (8, 6),
+                     "dynamic-ngrams": (1, 1), "priority-sort": (10, 8), "cdcl-nli": (385, 3)}
     assert make_task("copy").train_lengths == (1, 20)
     assert make_task("repeat-copy").train_lengths == (1, 10)
     assert make_task("associative-recall").train_lengths == (2, 6)
@@ -374,7 +376,7 @@ def test_invalid_params_raise(name, params, field):
 @pytest.mark.parametrize("name", list(TASKS))
 def test_every_task_describes_itself(name):
     task = make_task(name)
-    assert "section 4." in task.title
+    assert "section 4." in task.title or isinstance(task, NLITask)       # NLI is not one of the paper's
     assert task.default_test_lengths and min(task.default_test_lengths) >= task.min_length
     assert task.train_lengths[1] in task.default_test_lengths
 

@@ -5,6 +5,7 @@
     associative-recall  4.3   given an item from a list, recall the one after it
     dynamic-ngrams      4.4   predict each next bit of a sequence from a fresh random 6-gram table
     priority-sort       4.5   emit the highest-priority vectors in priority order
+    cdcl-nli                  natural language inference, one sentence per step (the dual-memory NTM)
 
 Every task yields whole episodes as one ``Batch(inputs, targets, mask)``; see ``base``.
 
@@ -23,11 +24,12 @@ from .associative_recall import AssociativeRecallTask
 from .base import Batch, Task, bit_errors, cost_bits, loss
 from .copy import CopyTask
 from .ngrams import NGramsTask
+from .nli import NLITask
 from .priority_sort import PrioritySortTask
 from .repeat_copy import RepeatCopyTask
 
 TASKS: dict[str, type[Task]] = {
-    cls.name: cls for cls in (CopyTask, RepeatCopyTask, AssociativeRecallTask, NGramsTask, PrioritySortTask)
+    cls.name: cls for cls in (CopyTask, RepeatCopyTask, AssociativeRecallTask, NGramsTask, PrioritySortTask, NLITask)
 }
 
 
@@ -63,5 +65,5 @@ def make_task(name: str, **params: Any) -> Task:
 
 __all__ = [
     "TASKS", "Batch", "Task", "CopyTask", "RepeatCopyTask", "AssociativeRecallTask",
-    "NGramsTask", "PrioritySortTask", "make_task", "task_params", "cost_bits", "bit_errors", "loss",
+    "NGramsTask", "PrioritySortTask", "NLITask", "make_task", "task_params", "cost_bits", "bit_errors", "loss",
 ]
