@@ -59,6 +59,9 @@ PAGE_INFO: tuple[PageInfo, ...] = (
              "allocation, the write weighting, the temporal links and the read modes recompute."),
     PageInfo("train.py", "Train", "train", ":material/model_training:",
              "Train your own NTM on one of the paper's tasks, in the background, and save it as a preset."),
+    PageInfo("observatory.py", "Observatory", "observatory", ":material/monitoring:",
+             "Overlay runs' learning curves (NTM vs LSTM, several seeds), cost by sequence length, the "
+             "outputs on a fixed input over training, and a look inside a running job."),
     PageInfo("generalisation.py", "Generalisation", "generalisation", ":material/trending_up:",
              "How trained models cope with sequences longer than those they were trained on."),
     PageInfo("long_term_memory.py", "Long-term memory", "long-term-memory", ":material/hub:",

@@ -145,6 +145,7 @@ def job_panel(job: jobs.Job) -> None:
         c_remove.button("Remove job", key=f"remove-{job.id}", icon=":material/delete:",
                         help="Delete the job's folder (a saved preset stays)", on_click=remove, args=(job.id,))
 
+    page_link("observatory", "Watch and compare in the Observatory", {"job": job.id})
     c_curves, c_sample = st.columns([3, 2])
     c_curves.plotly_chart(curves_figure(job.metrics()), key=f"curves-{job.id}")
     c_sample.plotly_chart(sample_figure(job.sample()), key=f"sample-{job.id}")

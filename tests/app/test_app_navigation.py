@@ -17,6 +17,7 @@ PAGES = [
     ("pages/addressing_lab.py", "Addressing lab", "addressing-lab"),
     ("pages/memory_lab.py", "Memory lab", "memory-lab"),
     ("pages/train.py", "Train", "train"),
+    ("pages/observatory.py", "Observatory", "observatory"),
     ("pages/generalisation.py", "Generalisation", "generalisation"),
     ("pages/long_term_memory.py", "Long-term memory", "long-term-memory"),
 ]
