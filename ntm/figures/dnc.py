@@ -348,21 +348,24 @@ def dnc_stage_figure(trace: Trace, head: HeadRecord, t: int, height: int = 280,
     fig = addressing_figure(head, t, height=height, widths=widths)
     params = dnc_stage_parameters(trace, head, t)
     stages = head.stages()
-    axes = [f"x{'' if k == 0 else k + 1}" for k in range(len(stages))]
-    fig.data = tuple(d for d in fig.data if d.name != "previous w")
-    for stage, xa, ann in zip(stages, axes, fig.layout.annotations):
+    axis = {("x" if k == 0 else f"x{k + 1}"): stage for k, stage in enumerate(stages)}
+    for stage, ann in zip(stages, fig.layout.annotations):
         param = params.get(stage.key)
         ann.text = f"{stage.symbol}  {stage.label}" + (f" · {format_value(param)}" if param is not None
                                                        and not isinstance(param["value"], dict) else "")
-        prev = previous_of(trace, head, stage.key, t)
-        if prev is not None:
-            fig.add_trace(go.Scatter(x=np.arange(prev.shape[0]), y=prev, mode="lines", name="previous",
-                                     xaxis=xa, yaxis=xa.replace("x", "y"),
-                                     line=dict(color=PREVIOUS_COLOR, width=1.5, shape="hvh"),
-                                     hovertemplate=f"{stage.label} mixes in, from t-1 · slot %{{x}}<br>"
-                                                   f"value = %{{y{HOVER_NUMBER}}}<extra></extra>"))
+    # addressing_figure draws w_{t-1} beside every stage that mixes in the past; put the right quantity
+    # there instead (in place: rebuilding the figure's traces costs more than the figure itself).
+    for d in fig.data:
+        if d.name == "previous w":
+            stage = axis[d.xaxis]
+            prev = previous_of(trace, head, stage.key, t)
+            if prev is None:
+                d.update(visible=False)
+            else:
+                d.update(y=np.asarray(prev), name="previous",
+                         hovertemplate=f"{stage.label} mixes in, from t-1 · slot %{{x}}<br>"
+                                       f"value = %{{y{HOVER_NUMBER}}}<extra></extra>")
     return fig
-
 
 __all__ = ["DNC_TYPES", "WRITE_THRESHOLD", "MODES", "LINK_EQUATION", "is_dnc", "write_head", "read_heads",
            "write_order", "last_access_before", "usage_allocation_figure", "usage_allocation_title",
