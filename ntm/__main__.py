@@ -26,6 +26,8 @@ from pathlib import Path
 from .model import MODEL_TYPES
 from .tasks import TASKS
 
+LONG_TERM_BACKENDS = {"in-memory": "embedded", "embedded": "embedded", "neo4j": "neo4j"}
+
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ntm", description="NTM Explorer command line")
@@ -45,7 +47,13 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--num-batches", type=int, default=None, help="batches to train in all")
     t.add_argument("--batch-size", type=int, default=None, help="sequences per batch")
     t.add_argument("--model-type", choices=list(MODEL_TYPES), default="ntm",
-                   help="ntm, the LSTM baseline (lstm), the DNC (dnc) or the sparse DNC (sdnc)")
+                   help="ntm, the LSTM baseline (lstm), the DNC (dnc), the sparse DNC (sdnc) or the "
+                        "dual-memory NTM (dual)")
+    t.add_argument("--long-term-memory-backend", choices=list(LONG_TERM_BACKENDS), default="in-memory",
+                   help="dual: where the long-term proposition graph lives (in-memory is the embedded "
+                        "store, a local file; neo4j uses NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD)")
+    t.add_argument("--long-term-store", default=None, metavar="PATH",
+                   help="dual, embedded store: its file (default: the Long-term memory page's store)")
     t.add_argument("--resume", action="store_true", help="continue the run in --checkpoint-path")
     t.add_argument("--preset-out", default=None,
                    help="when done, evaluate generalisation and save the model as a preset in this folder")
@@ -59,7 +67,10 @@ def _build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="mean bit errors per sequence of a preset at one length")
     e.add_argument("--preset", required=True, help="preset folder (or a name under presets/)")
     e.add_argument("--task", choices=list(TASKS), default=None, help="task (default: the preset's)")
-    e.add_argument("--length", type=int, required=True, help="value of the task's size knob (sequence length, items)")
+    e.add_argument("--length", type=int, default=None,
+                   help="value of the task's size knob (sequence length, items); required unless --data")
+    e.add_argument("--data", default=None, metavar="FILE",
+                   help="NLI presets: score every example of a CDCL-NLI .json or SNLI-style .jsonl file")
     e.add_argument("--sequences", type=int, default=100, help="sequences to average over (default: 100)")
     e.add_argument("--seed", type=int, default=0, help="seed for the test sequences (default: 0)")
     e.add_argument("--repeats", type=int, default=None,
@@ -104,16 +115,31 @@ def _train(args: argparse.Namespace) -> int:
             print(f"[{group}]")
             for key, default in keys.items():
                 print(f"  {key} = {default}")
+        if args.model_type == "dual":
+            from .dual.cli import FORK_PARAMS
+            print("[names of the dual-memory pytorch-ntm fork]")
+            for key, meaning in FORK_PARAMS.items():
+                print(f"  {key} -> {meaning}")
         return 0
     if args.preset_sequences < 1:
         return _fail("--preset-sequences must be at least 1")
     overrides = {"batch_size": args.batch_size, "num_batches": args.num_batches,
                  "report_interval": args.report_interval, "checkpoint_interval": args.checkpoint_interval,
                  "compile": args.compile}
+    epochs = None
+    if args.model_type == "dual":
+        from .dual.cli import fork_params
+        try:
+            args.param, epochs = fork_params(args.task, args.param)
+        except ValueError as exc:
+            return _fail(str(exc))
     try:
         spec = resolve_params(args.task, args.model_type, args.param, settings_overrides=overrides)
     except ValueError as exc:
         return _fail(str(exc))
+    if epochs is not None and args.num_batches is None:
+        from .dual.cli import batches_for_epochs
+        spec.settings.num_batches = batches_for_epochs(spec, epochs)
     spec.seed = args.seed
     run_dir = Path(args.checkpoint_path or f"checkpoints/{args.task}-{args.model_type}-{args.seed}")
     from .presets import BundleError
@@ -128,7 +154,19 @@ def _train(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if trainer.resumed:
         print(f"resuming {run_dir} at batch {trainer.batches}", file=sys.stderr)
-    status = trainer.run()
+    store = None
+    if args.model_type == "dual":
+        from .dual.cli import attach_long_term
+        try:
+            store = attach_long_term(trainer.model, LONG_TERM_BACKENDS[args.long_term_memory_backend],
+                                     args.long_term_store, run=run_dir.name, task=args.task)
+        except ValueError as exc:
+            return _fail(str(exc))
+    try:
+        status = trainer.run()
+    finally:
+        if store is not None and not args.preset_out:
+            store.close()
     last = trainer.metrics_path.exists() and open(trainer.metrics_path).read().strip().splitlines()
     summary = json.loads(last[-1]) if last else {}
     print(json.dumps({"state": status["state"], "run_dir": str(run_dir), **summary}))
@@ -137,6 +175,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.preset_out and status["state"] == "done":
         path = trainer.export_preset(args.preset_out, sequences=args.preset_sequences)
         print(f"saved preset {path}", file=sys.stderr)
+        if store is not None:
+            from .dual.cli import export_graph
+            export_graph(store, path, run=run_dir.name)
+            store.close()
     return 0 if status["state"] in ("done", "cancelled") else 1
 
 
@@ -148,6 +190,21 @@ def _evaluate(args: argparse.Namespace) -> int:
         preset = load_preset(args.preset)
     except BundleError as exc:
         return _fail(str(exc))
+    if args.data is not None:
+        from .dual.cli import evaluate_file
+        try:
+            result = evaluate_file(preset, args.data)
+        except ValueError as exc:
+            return _fail(str(exc))
+        if args.json:
+            print(json.dumps(result))
+        else:
+            per = ", ".join(f"{k} {'-' if v is None else f'{v:.3f}'}" for k, v in result["per_label"].items())
+            print(f"{preset.name} on {Path(args.data).name}: accuracy {result['accuracy']:.3f} over "
+                  f"{result['examples']} examples ({per}); majority class {result['majority']:.3f}")
+        return 0
+    if args.length is None:
+        return _fail("--length is required (or --data FILE for an NLI preset)")
     if args.task is not None and args.task != preset.task.name:
         return _fail(f"preset {preset.name} was trained on {preset.task.name}, not {args.task}; "
                      f"pass --task {preset.task.name} or choose another preset")

@@ -263,3 +263,7 @@ def build_model(model_type: str, config: dict[str, Any]) -> nn.Module:
 
 def model_config_dict(model: nn.Module) -> dict[str, Any]:
     return asdict(model.config)
+# The dual-memory NTM (ntm.dual) is built from the NTM's parts (controller, heads, memory), not from
+# this module, so registering it here makes no import cycle.
+from .dual.model import DualConfig, DualNTM  # noqa: E402
+MODEL_TYPES["dual"] = (DualNTM, DualConfig)

@@ -325,6 +325,9 @@ class Trainer:
             raise NonFiniteError("a gradient became NaN or infinite")
         torch.nn.utils.clip_grad_value_(self.model.parameters(), self.spec.settings.clip_value)
         self.optimizer.step()
+        after_batch = getattr(self.model, "after_batch", None)     # the dual NTM's long-term write path
+        if after_batch is not None:
+            after_batch(self.batches + 1, batch, logits.detach())
         with torch.no_grad():
             return (loss.item(), cost_bits(logits, batch).item(), bit_errors(logits, batch).float().mean().item(),
                     length)

@@ -116,6 +116,10 @@ class NLITask(Task):
     def slots_needed(self, length: int) -> int:
         return length + 1                              # every sentence of the episode
 
+    def longest_fitting(self, slots: int) -> int:
+        """As for every task, but no longer than the examples go (there are no longer episodes)."""
+        return min(super().longest_fitting(slots), self.train_lengths[1])
+
     def test_lengths(self, slots: int | None = None) -> list[int]:
         present = {len(e.premises) for e in self.examples}
         return [n for n in sorted(present) if slots is None or self.slots_needed(n) <= slots]
