@@ -250,18 +250,24 @@ def preset_readme(name: str, model_type: str, task: Task, metrics: dict[str, Any
     dist = metrics.get("training_distribution")
     if dist:
         lines += [f"On its training distribution: {dist['bit_errors']:.2f} bit errors per sequence "
-                  f"({100 * dist['perfect']:.0f}% of {dist['sequences']} sequences perfect).", ""]
+                  f"({_percent(dist['perfect'])} of {dist['sequences']:,} sequences perfect).", ""]
     rows = metrics.get("generalisation") or []
     if rows:
         lines += [f"| {task.length_name} | bit errors per sequence | max | perfect sequences |",
                   "| ---: | ---: | ---: | ---: |"]
         lines += [f"| {r['length']} | {r['bit_errors']:.2f} | {r['bit_errors_max']:.0f} | "
-                  f"{100 * r['perfect']:.0f}% |" for r in rows]
+                  f"{_percent(r['perfect'])} |" for r in rows]
         seed = metrics.get("evaluation_seed")
         seeded = f"test sequences per row, seed {seed}" if seed is not None else "seeded test sequences per row"
         lines += ["", f"({rows[0]['sequences']:,} {seeded}; `python -m ntm evaluate` reproduces any row.)", ""]
     lines += ["Made with:", "", "```", command, "```", ""]
     return "\n".join(lines)
+
+
+def _percent(fraction: float) -> str:
+    """``0.998`` -> ``"99.8%"``: whole percents, with a decimal where rounding would hide a failure (100%, 0%)."""
+    text = f"{100 * fraction:.0f}%"
+    return f"{100 * fraction:.1f}%" if text in ("100%", "0%") and 0 < fraction < 1 else text
 
 
 def resolve_preset(name_or_path: str | os.PathLike) -> Path:
