@@ -219,3 +219,27 @@ def test_cli_train_then_evaluate_data_json(tmp_path, capsys):
     assert main(["evaluate", "--preset", str(preset), "--data", str(tmp_path / "missing.json")]) == 2
     err = capsys.readouterr().err
     assert "missing.json" in err and str(tmp_path) not in err
+
+
+def test_copy_episodes_are_consolidated_as_linked_memory_rows(store):
+    from ntm.dual.writer import CONSOLIDATE_ROWS
+
+    task = make_task("copy", seq_width=4, max_len=4)
+    torch.manual_seed(0)
+    model = build_model("dual", {"input_size": task.input_size, "output_size": task.output_size,
+                                 "controller_size": 16, "memory_slots": 12, "memory_width": 6, "key_size": 6,
+                                 "input_projection": 0, "long_term_dim": 4})
+    model.attach_store(store)
+    model.run_name = "copy-run"
+    batch = task.sample(2, torch.Generator().manual_seed(0), length=4)
+    logits, _, _ = model(batch.inputs)
+    assert model.after_batch(7, batch, logits.detach()) == {"propositions": CONSOLIDATE_ROWS,
+                                                            "relations": CONSOLIDATE_ROWS - 1}
+    g = store.graph()
+    slots = [int(p.text.rsplit(" ", 1)[1]) for p in g.nodes]
+    assert all(p.text.startswith("copy-run batch 7, slot ") and p.embedding.shape == (6,) for p in g.nodes)
+    by_id = {p.id: int(p.text.rsplit(" ", 1)[1]) for p in g.nodes}
+    assert sorted((by_id[r.source], by_id[r.target]) for r in g.edges) == list(zip(sorted(slots), sorted(slots)[1:]))
+    # The next read finds them: the long-term read of a later episode retrieves these rows.
+    model(batch.inputs)
+    assert model.last_reads and set(model.last_reads[-1].ids[0]) <= set(by_id)

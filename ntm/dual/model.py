@@ -257,6 +257,6 @@ class DualNTM(nn.Module):
         if self.store is None or not self.config.write_every or batches % self.config.write_every:
             return None
         from .writer import write_batch
-        written = write_batch(self, batch, logits, run=getattr(self, "run_name", "default"))
+        written = write_batch(self, batch, logits, run=getattr(self, "run_name", "default"), batches=batches)
         self.forget_links()
         return written

@@ -31,13 +31,13 @@ def answer_probabilities(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tens
     return torch.softmax(logits[torch.arange(logits.shape[0]), step].detach().float(), dim=-1)
 
 
-def write_batch(model, batch: Any, logits: torch.Tensor, run: str = "default") -> dict[str, int]:
+def write_batch(model, batch: Any, logits: torch.Tensor, run: str = "default", batches: int = 0) -> dict[str, int]:
     """Write one batch to ``model.store``. Returns counts ``{"propositions", "relations"}``."""
     examples = getattr(batch, "examples", ())
     if examples:
         return write_nli(model.store, examples, answer_probabilities(logits, batch.mask),
                          model.config.write_confidence, run)
-    return consolidate_episode(model, run)
+    return consolidate_episode(model, run, batches)
 
 
 def write_nli(store, examples, probs: torch.Tensor, threshold: float, run: str) -> dict[str, int]:
@@ -61,7 +61,7 @@ def write_nli(store, examples, probs: torch.Tensor, threshold: float, run: str) 
     return {"propositions": n, "relations": m}
 
 
-def consolidate_episode(model, run: str, rows: int = CONSOLIDATE_ROWS) -> dict[str, int]:
+def consolidate_episode(model, run: str, batches: int, rows: int = CONSOLIDATE_ROWS) -> dict[str, int]:
     """The first sequence's most-changed memory rows as linked propositions (see the module)."""
     cfg = model.config
     state = model.last_state
@@ -72,9 +72,7 @@ def consolidate_episode(model, run: str, rows: int = CONSOLIDATE_ROWS) -> dict[s
         initial = model.memory_init(1)[0]
         change = (final - initial).norm(dim=-1)
         slots = sorted(torch.topk(change, min(rows, final.shape[0])).indices.tolist())
-    episode = getattr(model, "episodes_written", 0) + 1
-    model.episodes_written = episode
-    tag = f"{run} episode {episode}"
+    tag = f"{run} batch {batches}"                                  # the episode ends this batch
     props = [Proposition(f"e-{proposition_id(tag)[2:]}-{s}", f"{tag}, slot {s}", None, final[s].numpy())
              for s in slots if bool(final[s].any())]
     rels = [Relation(a.id, b.id, "ENTAILS", 1.0) for a, b in zip(props, props[1:])]
