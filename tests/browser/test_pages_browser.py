@@ -25,6 +25,7 @@ PAGES = [
     ("addressing-lab", "Addressing lab", "sharpened weighting w"),
     ("memory-lab", "Memory lab", "hover a bar or cell for its exact value"),
     ("train", "Train", "Start training"),
+    ("observatory", "Observatory", "Look inside a job"),
     ("generalisation", "Generalisation", "One long example"),
     ("long-term-memory", "Long-term memory", re.compile(r"The graph is empty|Edges: ENTAILS")),
 ]
