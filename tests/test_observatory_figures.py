@@ -48,7 +48,9 @@ LENGTHS = [{"sequences": 100, "length": 1, "cost_bits": 2.0}, {"sequences": 100,
 
 
 def test_cost_by_length_as_a_grid_of_lengths_by_sequences_seen():
-    (heat,) = length_cost_figure(LENGTHS).data
+    fig = length_cost_figure(LENGTHS)
+    (heat,) = fig.data
+    assert fig.layout.yaxis.dtick == 1                               # ticks on whole lengths
     assert list(heat.x) == [100, 200] and list(heat.y) == [1, 2, 3]
     z = np.asarray(heat.z, dtype=float)
     assert z[0, 0] == 2.0 and z[2, 0] == 9.0 and z[1, 1] == 1.0 and z[2, 1] == 4.0

@@ -93,7 +93,8 @@ def length_cost_figure(rows: Sequence[dict[str, Any]], kind: str = "heatmap", lo
             x=xs, y=lengths, z=shown, customdata=z, colorscale="Magma_r", name="cost",
             colorbar=dict(title="log10 bits" if log_z else "bits", thickness=12),
             hovertemplate="length %{y}, %{x:,} sequences: %{customdata:.2f} bits<extra></extra>"))
-        fig.update_yaxes(title_text="sequence length")
+        fig.update_yaxes(title_text="sequence length", tick0=lengths[0],
+                         dtick=max(1, math.ceil((lengths[-1] - lengths[0]) / 10)))        # whole lengths only
     else:
         top = max(len(lengths) - 1, 1)
         colours = sample_colorscale(LENGTH_SCALE, [i / top for i in range(len(lengths))])
@@ -147,8 +148,8 @@ def history_figure(history: dict[str, Any] | None, index: int = 0, height: int =
                                                   transition=dict(duration=0))]) for f in frames]
     fig.update_layout(
         height=height + 90, margin=dict(l=10, r=10, t=40, b=10),
-        sliders=[dict(active=last, steps=steps, x=0.1, len=0.9, y=-0.08, yanchor="top",
-                      currentvalue=dict(prefix="sequences seen: "), pad=dict(t=30))],
+        sliders=[dict(active=last, steps=steps, x=0.14, len=0.86, y=-0.08, yanchor="top",
+                      currentvalue=dict(prefix="sequences seen: ", xanchor="right"), pad=dict(t=30))],
         updatemenus=[dict(type="buttons", showactive=False, x=0, y=-0.08, xanchor="left", yanchor="top",
                           pad=dict(t=30), buttons=[
                               dict(label="▶ Play", method="animate",
