@@ -482,7 +482,9 @@ def history_lengths(task, model) -> list[int]:
     by what the model's memory holds (``task.longest_fitting``); just the first when that is no longer."""
     hi = task.train_lengths[1]
     cap = max_length(task, model)
-    longer = 2 * hi if cap is None else min(2 * hi, cap)
+    if cap is None:                  # no memory to fill: as long as the task has episodes (NLI: premises)
+        cap = task.longest_fitting(task.slots_needed(2 * hi))
+    longer = min(2 * hi, cap)
     return [hi, longer] if longer > hi else [hi]
 
 

@@ -243,3 +243,12 @@ def test_copy_episodes_are_consolidated_as_linked_memory_rows(store):
     # The next read finds them: the long-term read of a later episode retrieves these rows.
     model(batch.inputs)
     assert model.last_reads and set(model.last_reads[-1].ids[0]) <= set(by_id)
+
+
+def test_history_of_an_nli_run_stays_within_the_premise_counts():
+    from ntm.training import history_lengths
+
+    task = make_task("cdcl-nli", max_examples=SMALL)
+    for model_type, cfg in (("lstm", {"hidden_size": 8, "layers": 1}), ("dual", {"memory_slots": 64})):
+        model = build_model(model_type, {"input_size": 385, "output_size": 3, **cfg})
+        assert history_lengths(task, model) == [task.train_lengths[1]]       # no episode has more premises
