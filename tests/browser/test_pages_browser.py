@@ -1,5 +1,5 @@
 """In a real browser: every page opens with no error box and no request leaving 127.0.0.1; the
-generalisation page tests the built-in NTM and LSTM copy presets on longer sequences; the
+generalisation page tests the built-in NTM, DNC and LSTM copy presets on longer sequences; the
 long-term memory page loads its example graph, searches it by meaning, and draws it with pyvis
 from in-line resources (no CDN)."""
 
@@ -64,7 +64,7 @@ def test_every_page_opens_without_an_error_and_stays_local(app_server, page, pat
     only_local(page, app_server)
 
 
-def test_generalisation_evaluates_ntm_and_lstm_presets(app_server, page):
+def test_generalisation_evaluates_ntm_dnc_and_lstm_presets(app_server, page):
     page.goto(f"{app_server.url}/generalisation")
     page.get_by_role("heading", name="Generalisation", exact=True).wait_for(timeout=WAIT)
     lengths = page.get_by_role("textbox", name=re.compile(r"^Test lengths"))
@@ -82,19 +82,20 @@ def test_generalisation_evaluates_ntm_and_lstm_presets(app_server, page):
     curves = charts(page).filter(has_text="bit errors per sequence")
     expect(curves).to_have_count(1, timeout=WAIT)
     legend = curves.locator(".legend").text_content()
-    assert "NTM · copy" in legend and "LSTM · lstm-copy" in legend
+    assert "NTM · copy" in legend and "DNC · dnc-copy" in legend and "LSTM · lstm-copy" in legend
     lines = curves.locator(".scatterlayer .trace")
-    assert lines.count() == 2
-    for i in range(2):
+    assert lines.count() == 3
+    for i in range(3):
         assert lines.nth(i).locator(".point").count() == 2
 
-    # The long example: target, NTM output and LSTM output, drawn; the paper's result on it.
+    # The long example: target and each model's output, drawn; the paper's result on it.
     example = charts(page).filter(has_text="trained on 1–20")
     expect(example).to_have_count(1, timeout=WAIT)
     assert not_blank(example.screenshot())
     titles = example.inner_text()
     ntm_errors = int(re.search(r"NTM \(copy\) \((\d+) bit errors?\)", titles).group(1))
     lstm_errors = int(re.search(r"LSTM \(lstm-copy\) \((\d+) bit errors?\)", titles).group(1))
+    assert re.search(r"DNC \(dnc-copy\) \((\d+) bit errors?\)", titles), titles
     assert ntm_errors < lstm_errors, titles
     no_error_box(page)
     only_local(page, app_server)
