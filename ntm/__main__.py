@@ -177,7 +177,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"saved preset {path}", file=sys.stderr)
         if store is not None:
             from .dual.cli import export_graph
-            export_graph(store, path, run=run_dir.name)
+            export_graph(store, path, sentences=args.task == "cdcl-nli")
             store.close()
     return 0 if status["state"] in ("done", "cancelled") else 1
 

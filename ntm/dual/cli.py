@@ -6,6 +6,7 @@ Every failure a user can fix is raised as ValueError with a message that says wh
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from pathlib import Path
@@ -93,11 +94,29 @@ def attach_long_term(model, backend: str, path: str | None, run: str, task: str)
     return store
 
 
-def export_graph(store, preset: str | Path, run: str | None = None) -> Path:
-    """The store's graph as ``graph.json`` beside a preset (``LongTermStore.export_json``)."""
+def export_graph(store, preset: str | Path, sentences: bool = True) -> Path:
+    """The store's graph as ``graph.json`` beside a preset (``LongTermStore.export_json``).
+
+    ``sentences``: the nodes are sentences, whose embeddings MiniLM gives back from their text
+    (``with_embeddings``), so the export leaves them out (a tenth of the size). Consolidated
+    episodes (memory rows) keep theirs.
+    """
     path = Path(preset) / GRAPH_FILE
-    store.export_json(path)
+    store.export_json(path, include_embeddings=not sentences)
     return path
+
+
+def with_embeddings(graph: dict[str, Any]) -> dict[str, Any]:
+    """A graph export whose nodes without an embedding get their text's (``ntm.dual.encode``)."""
+    from .encode import encode
+
+    missing = [n for n in graph.get("nodes", []) if isinstance(n, dict) and n.get("embedding") is None
+               and isinstance(n.get("text"), str)]
+    if missing:
+        for node, vector in zip(missing, encode([n["text"] for n in missing])):
+            node["embedding"] = vector.tolist()
+        graph["dimension"] = graph.get("dimension") or len(missing[0]["embedding"])
+    return graph
 
 
 def evaluate_file(preset, data: str) -> dict[str, Any]:
@@ -118,7 +137,12 @@ def evaluate_file(preset, data: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store("embedded", path=Path(tmp) / "graph.json")
         try:
-            store.import_json(graph)
+            try:
+                exported = json.loads(graph.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                raise ValueError(f"{preset.name}/{GRAPH_FILE} is not a readable graph export; "
+                                 "re-export it or remove it") from None
+            store.import_json(with_embeddings(exported) if isinstance(exported, dict) else exported)
             model.attach_store(store)
             result = evaluate_nli(model, examples)
         finally:
