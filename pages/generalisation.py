@@ -82,7 +82,7 @@ st.markdown(
     "test sequences.")
 
 presets = [e for e in catalogue() if e.usable]
-tasks = sorted({e.task for e in presets})
+tasks = sorted({e.task for e in presets if evaluation.family_of(e.model_type)})   # tasks with a comparable model
 if not tasks:
     st.info("There are no presets yet: train an NTM, a DNC or an LSTM on the Train page.")
     st.stop()

@@ -185,3 +185,12 @@ def test_a_request_too_large_for_one_click_runs_in_the_background_and_its_result
     traces = {t["name"]: t for t in chart(at, "gen_curves")["data"]}
     assert {"NTM · copy", "DNC · dnc-copy", "LSTM · lstm-copy"} <= set(traces)
     assert at.dataframe[0].value["length"].tolist() == [5, 10]
+
+
+def test_a_task_whose_presets_no_comparison_knows_is_not_offered(monkeypatch):
+    # As if NTMs were a model no comparison knows (as the dual-memory NTM is): the task only an
+    # NTM was trained on (associative recall, a user preset here) is not offered; copy still is.
+    with monkeypatch.context() as m:
+        m.setattr(ntm.evaluation, "FAMILIES", {"DNC": ("dnc", "sdnc"), "LSTM": ("lstm",)})
+        assert page().selectbox(key="gen_task").options == ["copy"]
+    assert page().selectbox(key="gen_task").options == ["associative-recall", "copy"]
