@@ -51,7 +51,7 @@ from typing import Any
 
 from .io import ROOT, atomic_write_bytes, atomic_write_json, data_dir
 from .jobs import JobError, cancel_job, get_job, jobs_dir, start_job
-from .jobs.process import ChildProcesses, alive, parent_env, process_start_time, signal_group
+from .jobs.process import ChildProcesses, background_state, parent_env, process_start_time, stop_group
 from .jobs.record import read_json
 
 SWEEP_ID_RE = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")
@@ -224,14 +224,8 @@ def get_sweep(sweep_id: str) -> Sweep:
     record = read_json(folder / "sweep.json")
     if record is None:
         raise SweepError(f"no sweep {sweep_id!r} (it was removed, or belongs to another data folder)")
-    exit_record = read_json(folder / "exit.json")
-    if exit_record is not None:
-        state, message = str(exit_record.get("outcome", "failed")), str(exit_record.get("message", ""))
-    elif alive(record.get("pid"), record.get("start_time")) or (
-            record.get("pid") is None and time.time() - float(record.get("created", 0)) < 30):
-        state, message = "running", ""
-    else:
-        state, message = "interrupted", "the sweep process stopped before it finished"
+    state, message = background_state(record, read_json(folder / "exit.json"),
+                                      "the sweep process stopped before it finished")
     return Sweep(sweep_id, folder, SweepSpec.from_dict(record["spec"]), record.get("ray"), state,
                  [Run(**r) for r in record.get("runs", [])], message)
 
@@ -253,13 +247,7 @@ def cancel_sweep(sweep_id: str, grace_seconds: float = 30.0) -> Sweep:
     record = read_json(sweep.dir / "sweep.json") or {}
     pid, start = record.get("pid"), record.get("start_time")
     if sweep.active and pid:
-        signal_group(int(pid), signal.SIGTERM)
-        deadline = time.monotonic() + grace_seconds
-        while alive(pid, start) and time.monotonic() < deadline:
-            _children.reap()
-            time.sleep(0.1)
-        if alive(pid, start):
-            signal_group(int(pid), signal.SIGKILL)
+        stop_group(pid, start, grace_seconds, _children.reap)
     for job in get_sweep(sweep_id).jobs():            # whatever the process could not stop itself
         if job.active:
             cancel_job(job.id)

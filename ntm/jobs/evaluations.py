@@ -43,7 +43,8 @@ from typing import Any
 
 from ..io import ROOT, atomic_write_json, data_dir
 from .control import JobError
-from .process import ChildProcesses, alive, launching_parent, parent_env, process_start_time, signal_group
+from .process import (ChildProcesses, alive, background_state, launching_parent, parent_env, process_start_time,
+                      stop_group)
 from .record import log_tail, read_json
 
 MAX_RUNNING = 1                   # background evaluations at once (each uses one core)
@@ -153,14 +154,8 @@ def get_evaluation(eid: str) -> Evaluation | None:
         return None
     _children.reap()
     progress = read_json(folder / "progress.json") or {}
-    exit_record = read_json(folder / "exit.json")
-    if exit_record is not None:
-        state, message = str(exit_record.get("outcome", "failed")), str(exit_record.get("message", ""))
-    elif alive(request.get("pid"), request.get("start_time")) or (
-            request.get("pid") is None and time.time() - float(request.get("created", 0)) < 30):
-        state, message = "running", ""
-    else:
-        state, message = "interrupted", "the evaluation process stopped before it finished (the app or machine restarted)"
+    state, message = background_state(request, read_json(folder / "exit.json"),
+                                      "the evaluation process stopped before it finished (the app or machine restarted)")
     total = len(request.get("models", {})) * len(request.get("lengths", []))
     return Evaluation(eid, folder, request, state, progress.get("results", {}), int(progress.get("done", 0)),
                       int(progress.get("total", total)), message)
@@ -186,13 +181,7 @@ def cancel_evaluation(eid: str, grace_seconds: float = 10.0) -> Evaluation | Non
         return ev
     pid, start = ev.request.get("pid"), ev.request.get("start_time")
     if pid:
-        signal_group(int(pid), signal.SIGTERM)
-        deadline = time.monotonic() + grace_seconds
-        while alive(pid, start) and time.monotonic() < deadline:
-            _children.reap()
-            time.sleep(0.1)
-        if alive(pid, start):
-            signal_group(int(pid), signal.SIGKILL)
+        stop_group(pid, start, grace_seconds, _children.reap)
         if not (ev.dir / "exit.json").exists():    # killed, or stopped before it could answer
             atomic_write_json(ev.dir / "exit.json", {"outcome": "cancelled", "message": "cancelled"})
     _children.reap()

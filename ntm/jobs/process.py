@@ -9,10 +9,12 @@ and is taken as alive only while both match (``alive``).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Callable
 
 PARENT_PID_ENV = "NTM_EXPLORER_PARENT_PID"      # the launching process, for the runner to watch
 PARENT_START_ENV = "NTM_EXPLORER_PARENT_START"  # and its start time (pid reuse guard)
@@ -57,6 +59,34 @@ def signal_group(pid: int, sig: int) -> None:
             os.kill(pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def background_state(record: dict[str, Any], exit_record: dict[str, Any] | None, gone: str,
+                     launch_grace: float = 30.0) -> tuple[str, str]:
+    """``(state, message)`` of a background process (an evaluation, a sweep) from its ``record``
+    (``pid``, ``start_time``, ``created``) and ``exit.json``: the exit record's outcome; else
+    "running" while the process lives (or is being launched, within ``launch_grace`` seconds);
+    else "interrupted" with the message ``gone``."""
+    if exit_record is not None:
+        return str(exit_record.get("outcome", "failed")), str(exit_record.get("message", ""))
+    pid = record.get("pid")
+    if alive(pid, record.get("start_time")) or (
+            pid is None and time.time() - float(record.get("created", 0)) < launch_grace):
+        return "running", ""
+    return "interrupted", gone
+
+
+def stop_group(pid: int, start_time: int | None, grace_seconds: float,
+               while_waiting: Callable[[], None] = lambda: None) -> None:
+    """SIGTERM to the process group led by ``pid``, wait up to ``grace_seconds`` for it to end
+    (calling ``while_waiting``, e.g. to reap children), then SIGKILL what is left."""
+    signal_group(int(pid), signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while alive(pid, start_time) and time.monotonic() < deadline:
+        while_waiting()
+        time.sleep(0.1)
+    if alive(pid, start_time):
+        signal_group(int(pid), signal.SIGKILL)
 
 
 def parent_env() -> dict[str, str]:
