@@ -169,9 +169,25 @@ def restartable(neo4j_target, neo4j_manage, tmp_path_factory):
                 s.clear()
 
 
-def _stop_mid_write(target, write, count_key: str, at_least: int, kill: bool):
-    """Run ``write`` in a thread, stop the server once ``at_least`` items are in, return the error."""
+def _stop_mid_write(target, store, write, count_key: str, at_least: int, kill: bool):
+    """Run ``write`` in a thread, stop the server once ``at_least`` items are in, return the error.
+
+    The writer is held before its next batch once ``at_least`` items are out, and let go the
+    moment the stop begins: on a fast machine the write would otherwise finish first. Whether
+    the batch it then sends meets a dying server mid-transaction or a dead one is left to timing;
+    the assertions hold for both.
+    """
     errors: list[BaseException] = []
+    stopping = threading.Event()
+    batches = store._batches
+
+    def gated(items):
+        sent = 0
+        for batch in batches(items):
+            if sent >= at_least:
+                stopping.wait(timeout=120)
+            yield batch
+            sent += len(batch)
 
     def run():
         try:
@@ -179,18 +195,24 @@ def _stop_mid_write(target, write, count_key: str, at_least: int, kill: bool):
         except BaseException as exc:  # noqa: BLE001 - handed to the test
             errors.append(exc)
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    with target.open() as watcher:
-        deadline = time.monotonic() + 120
-        while watcher.stats()[count_key] < at_least:
-            assert thread.is_alive(), f"the write finished before the server could be stopped ({errors})"
-            assert time.monotonic() < deadline, "the write made no progress"
-            time.sleep(0.05)
-    assert thread.is_alive(), "the write finished before the server could be stopped; make it bigger"
-    stopped_at = time.monotonic()
-    target.server.stop(kill=kill)
-    thread.join(timeout=60)
+    store._batches = gated
+    try:
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        with target.open() as watcher:
+            deadline = time.monotonic() + 120
+            while watcher.stats()[count_key] < at_least:
+                assert thread.is_alive(), f"the write finished before the server could be stopped ({errors})"
+                assert time.monotonic() < deadline, "the write made no progress"
+                time.sleep(0.05)
+        assert thread.is_alive(), "the writer should be held before its next batch"
+        stopped_at = time.monotonic()
+        stopping.set()
+        target.server.stop(kill=kill)
+        thread.join(timeout=60)
+    finally:
+        stopping.set()
+        del store._batches
     assert not thread.is_alive(), "the write did not give up after the server went away"
     assert time.monotonic() - stopped_at < 30
     assert len(errors) == 1, "the write should have failed when the server went away"
@@ -214,7 +236,7 @@ def test_server_stopped_mid_batch_loses_nothing_acknowledged_and_duplicates_noth
     try:
         store.clear()
         # 1. A crash (SIGKILL) while propositions are being written.
-        exc = _stop_mid_write(restartable, lambda: store.add_propositions(ps, run="crash"),
+        exc = _stop_mid_write(restartable, store, lambda: store.add_propositions(ps, run="crash"),
                               "propositions", at_least=500, kill=True)
         assert isinstance(exc, LongTermStoreUnavailable), repr(exc)
         # Acknowledged batches; the one in flight may have committed without its answer arriving.
@@ -225,7 +247,7 @@ def test_server_stopped_mid_batch_loses_nothing_acknowledged_and_duplicates_noth
         assert {p.id for p in ps[:exc.committed]} <= present          # every acknowledged batch survived
         assert store.add_propositions(ps, run="crash") == n            # the same store reconnects by itself
         # 2. A clean stop (SIGTERM) while relations are being written.
-        exc = _stop_mid_write(restartable, lambda: store.add_relations(rels, run="crash"),
+        exc = _stop_mid_write(restartable, store, lambda: store.add_relations(rels, run="crash"),
                               "relations", at_least=500, kill=False)
         assert isinstance(exc, LongTermStoreUnavailable), repr(exc)
         restartable.server.start(timeout=240)
