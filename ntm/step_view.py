@@ -22,6 +22,7 @@ import torch
 
 from .presets import (MAX_NAME, USER_PREFIX, BundleError, Preset, PresetEntry, builtin_presets_dir,
                       find_preset, load_preset, user_presets_dir)
+from .story import phase_meta
 from .tasks import Batch, Task
 from .trace import RecordedStage, Trace, record
 
@@ -296,7 +297,9 @@ def record_view(preset: Preset, view: View) -> Trace:
     batch = episode(preset.task, view.seed, length, view.bits)
     meta = {"preset": view.preset, "task": preset.task.name, "seed": view.seed, "length": length,
             "bits": encode_bits(view.bits) if view.bits else None, "config": preset.config.get("model")}
-    return record(preset.model, batch.inputs, batch.targets, batch.mask, meta=meta)
+    trace = record(preset.model, batch.inputs, batch.targets, batch.mask, meta=meta)
+    trace.meta["phases"] = phase_meta(trace)          # the task's phases, which the figures shade
+    return trace
 
 
 __all__ = ["View", "DEFAULT_PRESET", "STEPPABLE", "DNC_PANELS", "steppable", "unlisted_note", "model_name",

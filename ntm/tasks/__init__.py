@@ -21,7 +21,7 @@ import typing
 from typing import Any
 
 from .associative_recall import AssociativeRecallTask
-from .base import Batch, Task, bit_errors, cost_bits, loss
+from .base import Batch, Phase, Task, bit_errors, cost_bits, loss
 from .copy import CopyTask
 from .ngrams import NGramsTask
 from .nli import NLITask
@@ -64,6 +64,6 @@ def make_task(name: str, **params: Any) -> Task:
 
 
 __all__ = [
-    "TASKS", "Batch", "Task", "CopyTask", "RepeatCopyTask", "AssociativeRecallTask",
+    "TASKS", "Batch", "Phase", "Task", "CopyTask", "RepeatCopyTask", "AssociativeRecallTask",
     "NGramsTask", "PrioritySortTask", "NLITask", "make_task", "task_params", "cost_bits", "bit_errors", "loss",
 ]

@@ -21,9 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 
-from .base import Batch, Task, check_int, check_order, random_bits
+from .base import Batch, Phase, Task, check_int, check_order, first, random_bits, tile
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,15 @@ class AssociativeRecallTask(Task):
     def slots_needed(self, length: int) -> int:
         """Each item takes its delimiter and ``item_len`` vectors."""
         return length * (self.item_len + 1)
+
+    @classmethod
+    def phases(cls, inputs, mask) -> list[Phase]:
+        """Items (the list, up to the first query delimiter on the last channel), the query (between
+        and including its two delimiters), the answer (the scored steps)."""
+        steps, q, a = len(mask), first(np.asarray(inputs)[:, -1]), first(np.asarray(mask, dtype=float))
+        return (q is not None and a is not None and tile([("items", 0, q, "items"), ("query", q, a, "query"),
+                                                          ("answer", a, steps, "answer")], steps)) \
+            or super().phases(inputs, mask)
 
     def sample(self, batch_size: int, generator: torch.Generator, length: int | None = None) -> Batch:
         """A batch of associative-recall episodes, all with the same number of items n.

@@ -23,8 +23,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -62,6 +63,39 @@ class Batch:
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(self.inputs.to(device), self.targets.to(device), self.mask.to(device))
+
+
+class Phase(NamedTuple):
+    """A stretch of an episode with one role, timesteps ``start <= t < stop`` (half-open):
+    ``Phase("delimiter", 10, 11, "delimiter")``. ``name`` is a key (``"repeat_count"``),
+    ``label`` the words shown on a figure (``"repeat count"``)."""
+
+    name: str
+    start: int
+    stop: int
+    label: str
+
+
+def runs(flags: np.ndarray) -> list[tuple[bool, int, int]]:
+    """``[T]`` bools -> (value, start, stop) of each maximal run of equal values, half-open."""
+    flags = np.asarray(flags, dtype=bool)
+    edges = [0] + [t for t in range(1, flags.shape[0]) if flags[t] != flags[t - 1]] + [flags.shape[0]]
+    return [(bool(flags[a]), a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def tile(parts: list[tuple[str, int, int, str]], steps: int) -> list[Phase] | None:
+    """Phases from (name, start, stop, label) parts, empty ones dropped; None unless they cover
+    0..steps exactly, in order (the episode was not laid out as the task lays it out)."""
+    phases = [Phase(n, int(a), int(b), lab) for n, a, b, lab in parts if b > a]
+    ok = bool(phases) and phases[0].start == 0 and phases[-1].stop == steps and all(
+        p.stop == q.start for p, q in zip(phases, phases[1:]))
+    return phases if ok else None
+
+
+def first(channel: np.ndarray, start: int = 0) -> int | None:
+    """The first timestep ``>= start`` where ``channel`` ``[T]`` is on (> 0.5), or None."""
+    on = np.nonzero(np.asarray(channel)[start:] > 0.5)[0]
+    return int(on[0]) + start if on.size else None
 
 
 @dataclass(frozen=True)
@@ -146,6 +180,18 @@ class Task:
         if not bool(((sequence == 0) | (sequence == 1)).all()):
             raise ValueError(f"{self.name}: a typed sequence holds bits, 0 or 1")
         return sequence.shape[0]
+
+    @classmethod
+    def phases(cls, inputs: Any, mask: Any) -> list[Phase]:
+        """The phases of one episode, read from its ``inputs`` ``[T, input_size]`` (its marker
+        channels) and ``mask`` ``[T]``; arrays or tensors. They tile 0..T in order.
+
+        A task reads its own channels (``CopyTask``: input, delimiter, answer); this default, also
+        the fallback when an episode is not laid out as the task lays it out, names the runs of
+        the mask: not scored ("input") and scored ("answer")."""
+        mask = np.asarray(mask, dtype=bool)
+        return [Phase("answer", a, b, "answer") if scored else Phase("input", a, b, "input")
+                for scored, a, b in runs(mask)]
 
     def config(self) -> dict[str, Any]:
         """The task's parameters as a JSON-able dict; ``make_task(self.name, **config)`` rebuilds it."""

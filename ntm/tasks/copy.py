@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 
-from .base import Batch, Task, check_int, check_order, random_bits
+from .base import Batch, Phase, Task, check_int, check_order, first, random_bits, tile
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,14 @@ class CopyTask(Task):
         batch.inputs[0, :L, :self.seq_width] = sequence
         batch.targets[0, L + 1:2 * L + 1] = sequence
         return batch
+
+    @classmethod
+    def phases(cls, inputs, mask) -> list[Phase]:
+        """Input (t < L), the delimiter (t = L, found on the last channel), answer (the L steps after)."""
+        x, steps = np.asarray(inputs), len(mask)
+        L = first(x[:, -1])
+        return (L is not None and tile([("input", 0, L, "input"), ("delimiter", L, L + 1, "delimiter"),
+                                        ("answer", L + 1, steps, "answer")], steps)) or super().phases(inputs, mask)
 
     def sample(self, batch_size: int, generator: torch.Generator, length: int | None = None) -> Batch:
         """A batch of copy episodes, all of one sequence length L.

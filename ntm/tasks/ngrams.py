@@ -32,9 +32,10 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 
-from .base import Batch, Task, check_int, random_bits
+from .base import Batch, Phase, Task, check_int, random_bits, runs
 
 _LOG2 = math.log(2.0)
 MAX_N = 12                      # 2^11 contexts: larger tables are not a lecture's task
@@ -88,6 +89,13 @@ class NGramsTask(Task):
     def longest_fitting(self, slots: int) -> int:
         """Any length fits once the table does; none if it does not."""
         return 10 ** 9 if slots >= self.contexts else self.min_length - 1
+
+    @classmethod
+    def phases(cls, inputs, mask) -> list[Phase]:
+        """Warm-up (the first bits, whose prediction has no whole context yet: not scored), then
+        prediction: every later step reads a bit and predicts the next."""
+        return [Phase("predict", a, b, "predict") if scored else Phase("warm_up", a, b, "warm-up")
+                for scored, a, b in runs(np.asarray(mask, dtype=bool))]
 
     def table(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         """``[B, 2^(n-1)]`` P(next bit = 1 | context), each entry Beta(1/2, 1/2)."""

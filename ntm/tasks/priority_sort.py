@@ -23,9 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 
-from .base import Batch, Task, check_int, check_order, random_bits
+from .base import Batch, Phase, Task, check_int, check_order, first, random_bits, tile
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,13 @@ class PrioritySortTask(Task):
         """How many vectors are emitted for ``length`` inputs: round(length * num_outputs /
         num_inputs), halves up, at least 1. Equals ``num_outputs`` at ``num_inputs``."""
         return max(1, (2 * length * self.num_outputs + self.num_inputs) // (2 * self.num_inputs))
+
+    @classmethod
+    def phases(cls, inputs, mask) -> list[Phase]:
+        """Input (vectors with their priorities, t < L), the delimiter (t = L, last channel), the answer."""
+        steps, L = len(mask), first(np.asarray(inputs)[:, -1])
+        return (L is not None and tile([("input", 0, L, "input"), ("delimiter", L, L + 1, "delimiter"),
+                                        ("answer", L + 1, steps, "answer")], steps)) or super().phases(inputs, mask)
 
     def sample(self, batch_size: int, generator: torch.Generator, length: int | None = None) -> Batch:
         """A batch of priority-sort episodes with L inputs and K = ``outputs_for(L)`` outputs.

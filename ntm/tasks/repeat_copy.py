@@ -26,9 +26,10 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 
-from .base import Batch, Task, check_int, check_order, random_bits
+from .base import Batch, Phase, Task, check_int, check_order, first, random_bits, tile
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,20 @@ class RepeatCopyTask(Task):
         batch.inputs[0, :L, :self.seq_width] = sequence
         batch.targets[0, L + 2:L + 2 + answer, :self.seq_width] = sequence[torch.arange(answer) % L]
         return batch
+
+    @classmethod
+    def phases(cls, inputs, mask) -> list[Phase]:
+        """Input (t < L), the delimiter (t = L, second-last channel), the repeat count (t = L + 1, on the
+        last channel), the answer (L r steps), the end marker (the last scored step), then any padding."""
+        x, scored = np.asarray(inputs), np.nonzero(np.asarray(mask, dtype=bool))[0]
+        steps, L = len(mask), first(x[:, -2])
+        if L is None or not scored.size:
+            return super().phases(inputs, mask)
+        end = int(scored[-1])
+        return tile([("input", 0, L, "input"), ("delimiter", L, L + 1, "delimiter"),
+                     ("repeat_count", L + 1, L + 2, "repeat count"), ("answer", L + 2, end, "answer"),
+                     ("end", end, end + 1, "end marker"), ("padding", end + 1, steps, "padding")],
+                    steps) or super().phases(inputs, mask)
 
     def sample(self, batch_size: int, generator: torch.Generator, length: int | None = None,
                repeats: int | None = None) -> Batch:
