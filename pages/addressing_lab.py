@@ -1,12 +1,16 @@
 """Addressing lab: one head's four addressing stages (eqs. 5-9), with every input set by hand.
 
-Widgets build a small memory, a key, beta, the previous weighting, g, a shift kernel and gamma;
-``ntm.lab.address_by_hand`` runs them through the model's own ``ntm.addressing.address``; each
-stage of ``ntm.addressing.STAGES`` is then shown with its equation, its line of ``address`` and
-the library source of the function that line calls, beside its result.
+The controls sit in a column beside the stage pictures: a memory, a key, beta, the previous
+weighting, g, a shift kernel and gamma. ``ntm.lab.address_by_hand`` runs them through the model's
+own ``ntm.addressing.address``; each stage of ``ntm.addressing.STAGES`` is shown with its equation
+above its result, and the library source of the function that computes it folded away below
+(hidden in teacher mode). The whole lab is in the URL (``ntm.lab.to_params``/``parse_params``),
+and ``?scenario=<name>`` opens one of ``ntm.lab.SCENARIOS``.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -14,11 +18,13 @@ import streamlit as st
 
 from ntm import addressing, lab
 from ntm import figures as F
-from pages._shared import teacher_mode
+from pages._shared import TEACHER_KEY, plain, teacher_mode
 
 K = "lab_"
-MAX_SLOTS, MAX_WIDTH = 32, 8
+CUSTOM = "custom"
 PARAMETERS = {stage.parameter.name: stage.parameter for stage in addressing.STAGES}
+KEEP = {"persist_state": "session"}       # the lab is as the user left it after a visit to another page
+SHIFT_KEYS = (K + "s_m1", K + "s_0", K + "s_p1")
 
 
 @st.cache_data(show_spinner=False)
@@ -27,8 +33,63 @@ def library_source(name: str) -> tuple[str, str]:
     return lab.source_of(name)
 
 
-def _reset_editor(name: str) -> None:
-    st.session_state[K + name + "_version"] = st.session_state.get(K + name + "_version", 0) + 1
+def _apply(state: lab.LabState) -> None:
+    """Set every control to ``state`` (before the widgets are drawn, or in a callback)."""
+    ss = st.session_state
+    ss.update({K + "n": state.slots, K + "m": state.width, K + "seed": state.seed, K + "beta": state.beta,
+               K + "g": state.g, K + "gamma": state.gamma, K + "key_slot": state.key_slot,
+               K + "prev_kind": "uniform" if state.previous is None else "focused on one slot",
+               K + "prev_slot": state.previous or 0, K + "edit_memory": False})
+    ss.update({k: float(v) for k, v in zip(SHIFT_KEYS, state.shift)})
+    ss.update({f"{K}key_{j}": round(float(v), 3) for j, v in enumerate(state.key_vector())})
+
+
+def _state() -> lab.LabState:
+    """The lab's state as the controls hold it."""
+    ss = st.session_state
+    m = int(ss[K + "m"])
+    key = [ss.get(f"{K}key_{j}") for j in range(m)]          # a new column's entry: None until drawn
+    return lab.LabState(
+        slots=int(ss[K + "n"]), width=m, seed=int(ss[K + "seed"]), key_slot=int(ss[K + "key_slot"]),
+        key=None if None in key else tuple(float(v) for v in key), beta=float(ss[K + "beta"]), g=float(ss[K + "g"]),
+        previous=None if ss[K + "prev_kind"] == "uniform" else int(ss[K + "prev_slot"]),
+        shift=tuple(float(ss[k]) for k in SHIFT_KEYS), gamma=float(ss[K + "gamma"]))
+
+
+def _scenario_of(state: lab.LabState) -> str:
+    for name, scenario in lab.SCENARIOS.items():
+        want = scenario.state
+        if (replace(state, key=None, key_slot=0) == replace(want, key=None, key_slot=0)
+                and np.allclose(state.key_vector(), want.key_vector(), atol=1e-3)):
+            return name
+    return CUSTOM
+
+
+def _choose_scenario() -> None:
+    name = st.session_state[K + "scenario"]
+    if name != CUSTOM:
+        _apply(lab.SCENARIOS[name].state)
+
+
+def _read_url() -> list[str]:
+    """Apply the URL on the first visit, or when it asks for another lab than the one last written."""
+    params = {k: v for k, v in st.query_params.items() if k != TEACHER_KEY}
+    if K + "n" not in st.session_state:
+        _apply(lab.LabState())
+    if not params or params == st.session_state.get(K + "written"):
+        return []
+    state, warnings = lab.parse_params(params)
+    _apply(state)
+    return warnings
+
+
+def _write_url(state: lab.LabState) -> None:
+    name = _scenario_of(state)
+    params = {"scenario": name} if name != CUSTOM else lab.to_params(state)
+    for k in [k for k in st.query_params if k not in params and k != TEACHER_KEY]:
+        del st.query_params[k]
+    st.query_params.update(params)
+    st.session_state[K + "written"] = params
 
 
 def _key_from_slot(memory: np.ndarray) -> None:
@@ -37,101 +98,108 @@ def _key_from_slot(memory: np.ndarray) -> None:
         st.session_state[f"{K}key_{j}"] = round(float(v), 3)
 
 
+def _reset_editor() -> None:
+    st.session_state[K + "memory_version"] = st.session_state.get(K + "memory_version", 0) + 1
+
+
 teacher = teacher_mode()
+warnings = _read_url()
 st.title("Addressing lab")
-st.markdown("Set one head's inputs by hand and watch its weighting take shape, stage by stage. "
-            "Every result below is computed by the same `ntm.addressing` functions the model uses.")
+for text in warnings:
+    st.warning(plain(text, 300))
+st.session_state[K + "scenario"] = _scenario_of(_state())
+c1, c2 = st.columns([1, 2.7], vertical_alignment="center")
+scenario = c1.selectbox("Scenario", [CUSTOM, *lab.SCENARIOS], key=K + "scenario", on_change=_choose_scenario,
+                        format_func=lambda n: "Your own settings" if n == CUSTOM else lab.SCENARIOS[n].title)
+c2.caption(lab.SCENARIOS[scenario].what_to_look_at if scenario != CUSTOM else
+           "Set one head's inputs by hand and watch its weighting take shape, stage by stage, computed by the "
+           "same `ntm.addressing` functions the model uses. The address bar holds the whole lab: copy it to "
+           "share this view.")
 
-c_mem, c_key, c_par = st.columns([1.2, 1, 1.2], gap="large")
-
-# ---- memory M --------------------------------------------------------------------------------
-with c_mem:
-    st.subheader("Memory M")
-    c1, c2, c3 = st.columns(3)
-    n = c1.number_input("Slots N", 3, MAX_SLOTS, 8, key=K + "n", persist_state="session")
-    m = c2.number_input("Width M", 1, MAX_WIDTH, 4, key=K + "m", persist_state="session")
-    seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key=K + "seed", persist_state="session")
-    memory = lab.seeded_memory(n, m, seed)
-    if st.toggle("Edit the memory by hand", key=K + "edit_memory", persist_state="session"):
-        table = pd.DataFrame(memory, columns=[f"M[:, {j}]" for j in range(m)])
-        version = st.session_state.get(K + "memory_version", 0)
-        edited = st.data_editor(table, key=f"{K}memory_{n}_{m}_{seed}_{version}", num_rows="fixed")
-        st.button("Reset to the seeded memory", key=K + "reset_memory", on_click=_reset_editor, args=("memory",))
-        values = edited.to_numpy(dtype=float, na_value=np.nan)
-        if np.isnan(values).any():
-            row, col = np.argwhere(np.isnan(values))[0]
-            st.error(f"Memory slot {row}, column {col} is empty: every cell needs a number.")
-            st.stop()
-        memory = values
-
-# ---- key k -----------------------------------------------------------------------------------
-with c_key:
-    st.subheader("Key k")
-    st.caption("Copy a slot's content into the key, then edit it.")
-    st.session_state[K + "key_slot"] = min(st.session_state.get(K + "key_slot", 2), n - 1)
-    if any(f"{K}key_{j}" not in st.session_state for j in range(m)):
-        _key_from_slot(memory)
-    c1, c2 = st.columns(2, vertical_alignment="bottom")
-    c1.selectbox("Slot to copy", range(n), key=K + "key_slot", format_func=lambda i: f"slot {i}")
-    c2.button("Copy into key", key=K + "copy_key", on_click=_key_from_slot, args=(memory,),
-              help="Set the key to the chosen slot's content: content addressing then focuses there.")
-    cols = st.columns(min(m, 2))
-    key = np.array([cols[j % len(cols)].number_input(f"k[{j}]", step=0.1, format="%.3f", key=f"{K}key_{j}")
-                    for j in range(m)], dtype=float)
-
-# ---- head parameters -------------------------------------------------------------------------
-with c_par:
-    st.subheader("Head parameters")
-    params = {"beta": st.slider(PARAMETERS["beta"].title, 0.0, 50.0, 5.0, 0.1, key=K + "beta",
-                                persist_state="session"),
-              "g": st.slider(PARAMETERS["g"].title, 0.0, 1.0, 0.5, 0.01, key=K + "g", persist_state="session")}
+controls, stages = st.columns([1, 2.7], gap="medium")
+with controls.container(key=K + "controls"):
+    st.slider(PARAMETERS["beta"].title, *lab.LIMITS["beta"], step=0.1, key=K + "beta", **KEEP)
+    st.slider(PARAMETERS["g"].title, *lab.LIMITS["g"], step=0.01, key=K + "g", **KEEP)
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
-    prev_kind = c1.selectbox("Previous weighting", ["focused on one slot", "uniform"], key=K + "prev_kind",
-                             persist_state="session")
-    focus = None
-    if prev_kind == "focused on one slot":
-        st.session_state[K + "prev_slot"] = min(st.session_state.get(K + "prev_slot", 0), n - 1)
-        focus = int(c2.number_input("on slot", 0, n - 1, key=K + "prev_slot"))
-    w_prev = lab.previous_weighting(n, focus)
-    st.markdown("Shift kernel s over offsets −1, 0, +1 (normalised to sum to 1)")
+    prev_kind = c1.selectbox("Previous weighting", ["focused on one slot", "uniform"], key=K + "prev_kind", **KEEP)
+    n = int(st.session_state[K + "n"])
+    st.session_state[K + "prev_slot"] = min(int(st.session_state.get(K + "prev_slot", 0)), n - 1)
+    focus = int(c2.number_input("on slot", 0, n - 1, key=K + "prev_slot", **KEEP)) \
+        if prev_kind == "focused on one slot" else None
+    st.caption("Shift kernel s over offsets −1, 0, +1 (normalised to sum to 1)")
     sc = st.columns(3)
-    params["s"], fell_back = lab.shift_kernel([
-        sc[0].number_input("s(−1)", 0.0, 10.0, 0.0, 0.05, key=K + "s_m1"),
-        sc[1].number_input("s(0)", 0.0, 10.0, 0.0, 0.05, key=K + "s_0"),
-        sc[2].number_input("s(+1)", 0.0, 10.0, 1.0, 0.05, key=K + "s_p1")])
+    raw = [col.number_input(label, *lab.LIMITS["s"], step=0.05, key=key, **KEEP)
+           for col, label, key in zip(sc, ("s(−1)", "s(0)", "s(+1)"), SHIFT_KEYS)]
+    s, fell_back = lab.shift_kernel(raw)
     if fell_back:
         st.warning("The shift kernel is all zeros; using no shift (s(0) = 1) instead.")
-    params["gamma"] = st.slider(PARAMETERS["gamma"].title, 1.0, 50.0, 1.0, 0.1, key=K + "gamma",
-                                persist_state="session")
+    st.slider(PARAMETERS["gamma"].title, *lab.LIMITS["gamma"], step=0.1, key=K + "gamma", **KEEP)
 
-# ---- the inputs, drawn -------------------------------------------------------------------------
+    with st.expander("Memory M and key k", expanded=not teacher):
+        c1, c2, c3 = st.columns(3)
+        n = c1.number_input("Slots N", 3, lab.MAX_SLOTS, key=K + "n", **KEEP)
+        m = c2.number_input("Width M", 1, lab.MAX_WIDTH, key=K + "m", **KEEP)
+        seed = c3.number_input("Seed", 0, lab.MAX_SEED, key=K + "seed", **KEEP)
+        memory = lab.seeded_memory(n, m, seed)
+        if st.toggle("Edit the memory by hand", key=K + "edit_memory", **KEEP,
+                     help="A hand-edited memory is not kept in the link."):
+            version = st.session_state.get(K + "memory_version", 0)
+            edited = st.data_editor(pd.DataFrame(memory, columns=[f"M[:, {j}]" for j in range(m)]),
+                                    key=f"{K}memory_{n}_{m}_{seed}_{version}", num_rows="fixed")
+            st.button("Reset to the seeded memory", key=K + "reset_memory", on_click=_reset_editor)
+            values = edited.to_numpy(dtype=float, na_value=np.nan)
+            if np.isnan(values).any():
+                row, col = np.argwhere(np.isnan(values))[0]
+                st.error(f"Memory slot {row}, column {col} is empty: every cell needs a number.")
+                st.stop()
+            memory = values
+        st.session_state[K + "key_slot"] = min(int(st.session_state.get(K + "key_slot", 2)), n - 1)
+        if any(f"{K}key_{j}" not in st.session_state for j in range(m)):
+            _key_from_slot(memory)
+        c1, c2 = st.columns(2, vertical_alignment="bottom")
+        c1.selectbox("Slot to copy", range(n), key=K + "key_slot", format_func=lambda i: f"slot {i}")
+        c2.button("Copy into key", key=K + "copy_key", on_click=_key_from_slot, args=(memory,),
+                  help="Set the key to the chosen slot's content: content addressing then focuses there.")
+        cols = st.columns(min(m, 2))
+        key = np.array([cols[j % len(cols)].number_input(f"k[{j}]", step=0.1, format="%.3f", key=f"{K}key_{j}")
+                        for j in range(m)], dtype=float)
+
+params = {"beta": st.session_state[K + "beta"], "g": st.session_state[K + "g"], "s": s,
+          "gamma": st.session_state[K + "gamma"]}
+w_prev = lab.previous_weighting(n, focus)
 out = lab.address_by_hand(memory, key, w_prev, **params)
-r = max(float(np.abs(memory).max(initial=0.0)), float(np.abs(key).max(initial=0.0)), 1e-6)
-m1, m2 = st.columns([3, 2])
-m1.plotly_chart(F.matrix_figure(memory, "Memory M (slots down, columns across)", r,
-                                height=min(120 + 28 * memory.shape[0], 560)), key=K + "fig_memory",
-                config=F.plotly_config("lab-memory"))
-m2.plotly_chart(F.matrix_figure(key[None, :], "Key k (same colour scale)", r, height=170, row_label="",
-                                colorbar=False),
-                key=K + "fig_key", config=F.plotly_config("lab-key"))
+_write_url(_state())
 
-# ---- each stage: heading, equation, note and source on the left; its result on the right -----------
-rows = [(addressing.SIMILARITY, addressing.SIMILARITY.title, F.similarity_figure(out.similarity))]
+# ---- the pictures: memory and key, then each stage with its equation above it ------------------------
+rows = [(addressing.SIMILARITY, addressing.SIMILARITY.title, F.similarity_figure(out.similarity, height=200))]
 for stage in addressing.STAGES:
     p = stage.parameter
     value = F.format_parameter({"symbol": p.symbol, "value": lab.parameter_value(p.name, params[p.name])})
     rows.append((stage, f"{stage.title} ({value})",
-                 F.stage_figure(stage, getattr(out.stages, stage.key), previous=w_prev)))
-for number, (stage, heading, fig) in enumerate(rows, start=1):
-    left, right = st.columns([2, 3], vertical_alignment="center")
-    with left:
-        st.markdown(f"#### {number}. {heading}")
-        st.latex(stage.equation)
-        st.caption(stage.note)
-        where, source = library_source(stage.function)
-        st.code(f"{stage.code}\n\n# {where}\n{source}", language="python", wrap_lines=True)
-    with right:
-        if teacher:
-            F.enlarge(fig, 1.25)
-        st.plotly_chart(fig, config=F.plotly_config(f"lab-{stage.function}"), key=f"{K}fig_{stage.function}")
+                 F.stage_figure(stage, getattr(out.stages, stage.key), previous=w_prev, height=200)))
+hint = lab.sharpening_hint(out.stages.shifted, params["gamma"])
+r = max(float(np.abs(memory).max(initial=0.0)), float(np.abs(key).max(initial=0.0)), 1e-6)
+with stages:
+    cells = [c for _ in range(3) for c in st.columns(2, gap="medium")]
+    with cells[0]:
+        st.markdown("#### Memory M and key k")
+        st.plotly_chart(F.matrix_figure(memory, "Memory M (slots down, columns across)", r,
+                                        height=min(90 + 17 * memory.shape[0], 330)),
+                        key=K + "fig_memory", config=F.plotly_config("lab-memory"))
+        st.plotly_chart(F.matrix_figure(key[None, :], "Key k (same colour scale)", r, height=120, row_label="",
+                                        colorbar=False), key=K + "fig_key", config=F.plotly_config("lab-key"))
+    for number, (cell, (stage, heading, fig)) in enumerate(zip(cells[1:], rows), start=1):
+        with cell:
+            st.markdown(f"#### {number}. {heading}")
+            st.latex(stage.equation)
+            if teacher:
+                F.enlarge(fig, 1.15)
+            st.plotly_chart(fig, config=F.plotly_config(f"lab-{stage.function}"), key=f"{K}fig_{stage.function}")
+            st.caption(stage.note)
+            if stage.function == "sharpen" and hint:
+                st.info(hint, icon=":material/lightbulb:")
+            if not teacher:
+                with st.expander("The code that computes it"):
+                    where, source = library_source(stage.function)
+                    st.code(f"{stage.code}\n\n# {where}\n{source}", language="python", wrap_lines=True)
 st.caption("Weightings are drawn on a fixed 0–1 scale; hover a bar for its exact value.")

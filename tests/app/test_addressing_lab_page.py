@@ -1,5 +1,6 @@
 """The Addressing lab (AppTest): every stage recomputes from the controls through ntm.addressing,
-shown with its equation and library source; bad hand-edited input gets a clear message."""
+shown with its equation and library source; bad hand-edited input gets a clear message; the lab's
+state is in the URL, scenarios open by name or link, and an exact tie gets its hint."""
 
 import json
 
@@ -21,8 +22,13 @@ def env(tmp_path, monkeypatch):
 
 @pytest.fixture
 def at() -> AppTest:
+    return lab_page()
+
+
+def lab_page(**params) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
+    at.query_params.update(params)
     at.switch_page("pages/addressing_lab.py").run()
     assert not at.exception, at.exception
     return at
@@ -74,7 +80,7 @@ def test_headings_equations_code_and_slider_labels_come_from_the_stage_table(at)
     assert [x.value.strip("$\n") for x in at.latex] == [stage.equation for stage in rows]
     assert [x.value.split("\n")[0] for x in at.code] == [stage.code for stage in rows]
     headings = [x.value for x in at.markdown if x.value.startswith("#### ")]
-    assert headings == ["#### 1. Similarity of the key to each slot", "#### 2. Content weighting (β = 5)",
+    assert headings == ["#### Memory M and key k", "#### 1. Similarity of the key to each slot", "#### 2. Content weighting (β = 5)",
                         "#### 3. Interpolation (g = 0.5)", "#### 4. Convolutional shift (s = {-1: 0, 0: 0, +1: 1})",
                         "#### 5. Sharpening (γ = 1)"]
     assert [c.value for c in at.caption if c.value.startswith("Eq. ")] == [stage.note for stage in rows]
@@ -84,11 +90,13 @@ def test_headings_equations_code_and_slider_labels_come_from_the_stage_table(at)
     assert at.slider(key="lab_gamma").label == "γ, sharpening"
 
 
-def test_teacher_mode_enlarges_the_stage_figures(at):
+def test_teacher_mode_enlarges_the_stage_figures_and_hides_the_source(at):
     normal = chart(at, "fig_sharpen")["layout"]["height"]
+    assert len(at.code) == 5 and len(at.expander) == 6         # memory and key, and each stage's code
     at.session_state["teacher"] = True
     at.run()
     assert not at.exception and chart(at, "fig_sharpen")["layout"]["height"] > normal
+    assert len(at.code) == 0 and len(at.latex) == 5           # the equations stay
 
 
 def test_sliders_recompute_live(at):
@@ -138,3 +146,44 @@ def test_resizing_the_memory_keeps_every_control_valid(at):
     at.number_input(key="lab_m").set_value(2).run()
     assert not at.exception and len(bars(at, "sharpen")) == 4
     assert at.selectbox(key="lab_key_slot").value == 3
+
+
+def test_the_url_holds_the_whole_lab_and_reopens_it(at):
+    at.slider(key="lab_gamma").set_value(7.5).run()
+    at.number_input(key="lab_s_0").set_value(0.5).run()
+    params = dict(at.query_params)
+    assert params["gamma"] == "7.5" and params["s"] == "0,0.5,1" and params["n"] == "8"
+    again = lab_page(**params)
+    assert again.slider(key="lab_gamma").value == 7.5 and again.number_input(key="lab_s_0").value == 0.5
+    np.testing.assert_allclose(bars(again, "sharpen"), bars(at, "sharpen"), atol=1e-6)
+    assert not again.warning
+
+
+def test_a_bad_link_value_warns_in_plain_text_and_falls_back():
+    at = lab_page(beta="lots", prev="uniform", n="6")
+    assert any("beta is not a number from 0 to 50" in w.value for w in at.warning)
+    assert at.slider(key="lab_beta").value == 5.0 and at.selectbox(key="lab_prev_kind").value == "uniform"
+    assert len(bars(at, "sharpen")) == 6
+    assert at.query_params["beta"] == "5"                      # the link now says what is shown
+
+
+def test_a_scenario_opens_by_link_and_by_the_selector():
+    at = lab_page(scenario="location-iteration")
+    assert at.selectbox(key="lab_scenario").value == "location-iteration"
+    assert at.slider(key="lab_g").value == 0.0
+    assert int(np.argmax(bars(at, "interpolate"))) == 3 and int(np.argmax(bars(at, "sharpen"))) == 4
+    assert dict(at.query_params) == {"scenario": "location-iteration"}
+    assert any("one slot on" in c.value for c in at.caption)   # what to look at
+    at.selectbox(key="lab_scenario").set_value("content-lookup").run()
+    assert int(np.argmax(bars(at, "sharpen"))) == 5 and at.slider(key="lab_beta").value == 20.0
+    at.slider(key="lab_beta").set_value(10.0).run()            # changed: one's own settings again
+    assert at.selectbox(key="lab_scenario").value == "custom" and at.query_params["beta"] == "10"
+
+
+def test_an_exact_tie_gets_the_hint_and_a_broken_tie_does_not():
+    at = lab_page(scenario="exact-tie")
+    (info,) = at.info
+    assert "Slots 2, 3, 4 tie exactly" in info.value
+    np.testing.assert_allclose(bars(at, "sharpen")[[2, 3, 4]], [1 / 3] * 3, atol=1e-6)
+    at.number_input(key="lab_s_p1").set_value(1.5).run()       # unequal weights: γ can pick slot 4
+    assert not at.info and bars(at, "sharpen")[4] > 0.99
