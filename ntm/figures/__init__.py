@@ -18,8 +18,9 @@ its heads carry), so data flows one way: model -> trace -> figures -> pages.
 
 from ntm.figures.addressing import (addressing_figure, format_parameter, matrix_figure, shift_figure, stage_widths,
                                     similarity_figure, stage_figure, stage_parameters, weighting_figure)
-from ntm.figures.common import (CURSOR_NAME, MEMORY_COLORSCALE, WEIGHT_COLORSCALE, WEIGHT_RANGE, change_range,
-                                cursor_shape, enlarge, memory_range, plotly_config, set_cursor)
+from ntm.figures.common import (CURSOR_NAME, MEMORY_COLORSCALE, SLOT_CHOICES, WEIGHT_COLORSCALE, WEIGHT_RANGE,
+                                change_range, cursor_shape, enlarge, memory_clip, memory_range, plotly_config,
+                                set_cursor, slot_window, trace_phases)
 from ntm.figures.memory_lab import (lab_allocation_figure, lab_bars, lab_heads_figure, lab_link_figure,
                                     lab_precedence_figure, lab_read_figure, lab_read_modes_figure, lab_write_figure)
 from ntm.figures.dnc import (dnc_stage_figure, dnc_stage_parameters, free_gates_figure, is_dnc, link_order_figure,
@@ -32,6 +33,7 @@ from ntm.figures.training import (curves_figure, examples_figure, format_duratio
 
 __all__ = [
     "WEIGHT_RANGE", "WEIGHT_COLORSCALE", "MEMORY_COLORSCALE", "CURSOR_NAME", "memory_range", "change_range",
+    "memory_clip", "slot_window", "SLOT_CHOICES", "trace_phases",
     "cursor_shape", "set_cursor", "plotly_config", "enlarge", "sequence_figure", "memory_figure",
     "memory_change_figure", "weights_over_time_figure", "stage_parameters", "format_parameter",
     "addressing_figure", "stage_widths", "shift_figure", "vector_panels", "vectors_figure", "weighting_figure", "stage_figure",

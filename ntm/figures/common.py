@@ -4,12 +4,22 @@ a small layout helper that places panels by axis domains.
 Colour scales are fixed, never fitted to the data on screen:
 
     weights, bits       [0, 1]           sequential (WEIGHT_COLORSCALE), with a colour bar
-    memory M_t          [-R, R]          diverging around 0, R = max |M| over the whole trace
+    memory M_t          [-R, R]          diverging around 0, R = the 99th percentile of |M| over the
+                                         whole trace in the visited slots (``memory_clip``), so a few
+                                         large values do not wash out the rest; the colour bar says so
     memory change       [-D, D]          diverging, D = max |M_t - M_{t-1}| over the trace
 
 so a near-uniform weighting looks near-uniform (an auto-scaled colour bar would stretch
 1/128 +- 1e-4 into the full range) and colours compare across timesteps. Hover shows the
 exact value of every cell and bar (``HOVER_NUMBER``).
+
+Slot axes show the slots the heads visit (``slot_window``: every slot some head weighs at least
+``VISIT_THRESHOLD`` at some t, with a margin) unless a figure is asked for ``slots="all"``; the window
+is one axis range for the whole trace, so the view does not jump as t moves.
+
+Time axes carry the episode's phases (``trace_phases``: ``meta["phases"]``, written by the library's
+``ntm.story``, else the mask's unscored and scored runs) as a coloured strip above the panel, named in
+it, with a dotted line where each phase begins (``phase_marks``).
 
 Figures are laid out with plain axis domains (``grid``) rather than ``make_subplots``: building
 a figure is ~1-2 ms that way instead of ~12 ms, which keeps a step of the explorer fast.
@@ -17,7 +27,7 @@ a figure is ~1-2 ms that way instead of ~12 ms, which keeps a step of the explor
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -34,6 +44,15 @@ PREVIOUS_COLOR = "#7f7f7f"
 HOVER_NUMBER = ":.6~g"                # d3 format: up to 6 significant digits, no padding
 # Smallest symmetric range for a diverging scale, so an all-zero memory still has a scale.
 MIN_RANGE = 1e-6
+MEMORY_PERCENTILE = 99                # the memory colour scale is clipped at +- this percentile of |M|
+VISIT_THRESHOLD = 0.3                 # a head visits a slot when it puts at least this weight there
+SLOT_MARGIN = 2                       # slots shown either side of the visited ones
+SLOT_CHOICES = ("visited", "all")
+PHASE_STRIP_PX = 15                   # the phase strip's height above a time panel, in pixels
+PHASE_COLORS = {"input": "#9ecae1", "items": "#9ecae1", "delimiter": "#fdae6b", "repeat_count": "#bcbddc",
+                "query": "#fdd0a2", "answer": "#a1d99b", "end": "#74c476", "predict": "#a1d99b",
+                "warm_up": "#d9d9d9", "padding": "#f0f0f0", "unscored": "#d9d9d9", "scored": "#a1d99b"}
+OTHER_PHASE_COLOR = "#e0e0e0"
 
 
 # ---- fixed ranges ------------------------------------------------------------------------------
@@ -41,6 +60,17 @@ MIN_RANGE = 1e-6
 def memory_range(trace: Trace) -> float:
     """R = max |M_t| over every timestep: the fixed half-range of the memory colour scale."""
     return max(float(np.abs(trace.memory).max(initial=0.0)), MIN_RANGE)
+
+
+def memory_clip(trace: Trace, window: tuple[int, int] | None = None) -> float:
+    """R = the ``MEMORY_PERCENTILE``-th percentile of |M_t[i, j]| over every instant of the trace and
+    the slots i of ``window`` (default: the visited slots): the half-range of the memory colour scale.
+    Values beyond it are drawn at the scale's ends (hover still shows them exactly). At least
+    ``MIN_RANGE``; max |M| if the percentile is 0 (a memory of a few non-zero values)."""
+    lo, hi = window if window is not None else slot_window(trace)
+    values = np.abs(trace.memory[:, lo:hi + 1])
+    r = float(np.percentile(values, MEMORY_PERCENTILE)) if values.size else 0.0
+    return max(r if r > 0 else float(values.max(initial=0.0)), MIN_RANGE)
 
 
 def change_range(trace: Trace) -> float:
@@ -53,6 +83,127 @@ def check_t(trace: Trace, t: int) -> int:
     if not 0 <= int(t) < trace.steps:
         raise ValueError(f"timestep t={t} is outside the trace (0..{trace.steps - 1})")
     return int(t)
+
+
+# ---- the slot window -------------------------------------------------------------------------------
+
+def visited_window(weights: Sequence[np.ndarray], threshold: float = VISIT_THRESHOLD,
+                   margin: int = SLOT_MARGIN) -> tuple[int, int]:
+    """(lo, hi), inclusive: the slots some ``[T, N]`` weighting puts at least ``threshold`` on at some t,
+    widened by ``margin`` each side within 0..N-1; all N when none does."""
+    n = int(np.asarray(weights[0]).shape[-1])
+    hit = np.zeros(n, dtype=bool)
+    for w in weights:
+        hit |= (np.asarray(w) >= threshold).reshape(-1, n).any(axis=0)
+    if not hit.any():
+        return 0, n - 1
+    slots = np.nonzero(hit)[0]
+    return max(int(slots[0]) - margin, 0), min(int(slots[-1]) + margin, n - 1)
+
+
+def slot_window(trace: Trace, slots: str | tuple[int, int] = "visited") -> tuple[int, int]:
+    """The slots a figure shows, (lo, hi) inclusive: ``"visited"`` (by any head's final weighting, and
+    the DNC's allocation), ``"all"``, or an explicit (lo, hi)."""
+    n = int(trace.memory.shape[1])
+    if isinstance(slots, str):
+        if slots not in SLOT_CHOICES:
+            raise ValueError(f"slots must be one of {', '.join(SLOT_CHOICES)} or a (first, last) pair; got {slots!r}")
+        if slots == "all" or not trace.heads:
+            return 0, n - 1
+        weights = [h.weights for h in trace.heads] + [h.allocation for h in trace.heads
+                                                      if getattr(h, "allocation", None) is not None]
+        return visited_window(weights)
+    lo, hi = (int(x) for x in slots)
+    if not 0 <= lo <= hi < n:
+        raise ValueError(f"a slot window ({lo}, {hi}) must lie within 0..{n - 1}")
+    return lo, hi
+
+
+def head_window(weights: np.ndarray, slots: str | tuple[int, int] = "visited") -> tuple[int, int]:
+    """``slot_window`` for one head's ``[T, N]`` weighting (a figure of one head, without its trace)."""
+    n = int(np.asarray(weights).shape[-1])
+    if isinstance(slots, str):
+        if slots not in SLOT_CHOICES:
+            raise ValueError(f"slots must be one of {', '.join(SLOT_CHOICES)} or a (first, last) pair; got {slots!r}")
+        return (0, n - 1) if slots == "all" else visited_window([weights])
+    lo, hi = (int(x) for x in slots)
+    if not 0 <= lo <= hi < n:
+        raise ValueError(f"a slot window ({lo}, {hi}) must lie within 0..{n - 1}")
+    return lo, hi
+
+
+def slot_axis(window: tuple[int, int], reversed_: bool = False) -> dict[str, Any]:
+    """Axis settings showing the slots lo..hi (slot 0 on top when ``reversed_``), a tick per slot
+    when at most 32 are shown."""
+    lo, hi = window
+    rng = [hi + 0.5, lo - 0.5] if reversed_ else [lo - 0.5, hi + 0.5]
+    out: dict[str, Any] = dict(range=rng, autorange=False)
+    if hi - lo < 32:
+        out["dtick"] = 1 if hi - lo < 16 else 2
+    return out
+
+
+# ---- phases on time axes --------------------------------------------------------------------------
+
+def trace_phases(trace: Trace) -> list[dict[str, Any]]:
+    """The episode's phases as {"name", "start", "stop", "label"} (stop exclusive): ``meta["phases"]``
+    if the trace has them (``ntm.story.phase_meta``), else the mask's runs, "not scored" and "scored"."""
+    given = trace.meta.get("phases") if isinstance(trace.meta, Mapping) else None
+    if given:
+        return [dict(name=str(p["name"]), start=int(p["start"]), stop=int(p["stop"]), label=str(p["label"]))
+                for p in given]
+    mask = np.asarray(trace.mask, dtype=bool)
+    out: list[dict[str, Any]] = []
+    for t, scored in enumerate(mask.tolist()):
+        if out and out[-1]["scored"] == scored:
+            out[-1]["stop"] = t + 1
+        else:
+            out.append(dict(name="scored" if scored else "unscored", start=t, stop=t + 1,
+                            label="scored" if scored else "not scored", scored=scored))
+    for p in out:
+        p.pop("scored")
+    return out
+
+
+def phase_at(trace: Trace, t: int) -> dict[str, Any] | None:
+    """The phase holding timestep ``t``, or None."""
+    return next((p for p in trace_phases(trace) if p["start"] <= t < p["stop"]), None)
+
+
+def phase_marks(phases: Sequence[Mapping[str, Any]], xa: str, ya: str, steps: int, *, panel_px: float,
+                width_px: float, strip: bool = True, lines: bool = True,
+                line_color: str = "rgba(255,255,255,0.85)") -> tuple[list[dict], list[dict]]:
+    """(shapes, annotations) marking ``phases`` on the time-on-x panel (xa, ya): a strip of coloured
+    boxes just above the panel (``PHASE_STRIP_PX`` high; ``panel_px`` is the panel's height in
+    pixels) named in it, and a dotted line where each phase after the first begins. A phase too narrow
+    for its name (``width_px``: the panel's expected width) shows its first letter; hovering shows the
+    whole name and its timesteps. Static: the same at every t."""
+    shapes, annotations = [], []
+    h = PHASE_STRIP_PX / max(panel_px, 1.0)
+    y0, y1 = 1.0 + 0.15 * h, 1.15 * h + 1.0
+    px_per_step = width_px / max(steps, 1)
+    for p in phases:
+        a, b, name, label = int(p["start"]), int(p["stop"]), str(p["name"]), str(p["label"])
+        if strip:
+            shapes.append(dict(type="rect", name=f"phase {name}", xref=xa, yref=f"{ya} domain", x0=a - 0.5,
+                               x1=b - 0.5, y0=y0, y1=y1, fillcolor=PHASE_COLORS.get(name, OTHER_PHASE_COLOR),
+                               line=dict(width=0.5, color="white"), layer="above"))
+            room = (b - a) * px_per_step
+            text = label if room >= 6.5 * len(label) + 4 else (label[0] if room >= 9 else "")
+            when = f"t = {a}" if b - a == 1 else f"t = {a}–{b - 1}"
+            annotations.append(dict(text=text, x=(a + b - 1) / 2, xref=xa, y=(y0 + y1) / 2, yref=f"{ya} domain",
+                                    xanchor="center", yanchor="middle", showarrow=False, font=dict(size=10),
+                                    hovertext=f"{label} ({when})", name=f"phase {name}"))
+        if lines and a > 0:
+            shapes.append(dict(type="line", name=f"phase start {name}", xref=xa, yref=f"{ya} domain", x0=a - 0.5,
+                               x1=a - 0.5, y0=0, y1=y1 if strip else 1, layer="above",
+                               line=dict(color=line_color, width=1.5, dash="dot")))
+    return shapes, annotations
+
+
+def strip_shift() -> int:
+    """Pixels a panel title moves up to clear the phase strip."""
+    return round(PHASE_STRIP_PX * 1.3)
 
 
 # ---- the time cursor, Plotly settings, projection -------------------------------------------
@@ -79,11 +230,19 @@ def plotly_config(filename: str) -> dict[str, Any]:
 
 
 def enlarge(fig: go.Figure, factor: float = 1.35) -> go.Figure:
-    """Bigger fonts and a taller figure, for projecting in a classroom (in place)."""
+    """Bigger fonts and a taller figure, for projecting in a classroom (in place). The top and bottom
+    margins and the annotations' offsets grow with the fonts, so titles stay clear of each other."""
     font = fig.layout.font.size or 12
     fig.update_layout(font_size=round(font * factor), height=round((fig.layout.height or 300) * factor))
+    margin = fig.layout.margin
+    if margin.t is not None:
+        fig.layout.margin.t = round(margin.t * factor)
+    if margin.b is not None:
+        fig.layout.margin.b = round(margin.b * factor)
     for ann in fig.layout.annotations:
         ann.font.size = round((ann.font.size or 12) * factor)
+        if ann.yshift:
+            ann.yshift = round(ann.yshift * factor)
     return fig
 
 
@@ -129,12 +288,14 @@ def axis_key(ref: str, axis: str) -> str:
     return f"{axis}axis{ref[1:]}"
 
 
-def panel_title(text: str, xa: str, ya: str, layout: dict[str, Any]) -> dict[str, Any]:
-    """A panel title (an annotation) placed above the panel whose axes are (xa, ya)."""
+def panel_title(text: str, xa: str, ya: str, layout: dict[str, Any], yshift: int = 0,
+                size: int = 14) -> dict[str, Any]:
+    """A panel title (an annotation) placed above the panel whose axes are (xa, ya), ``yshift``
+    pixels higher (to clear a phase strip)."""
     xd = layout[axis_key(xa, "x")]["domain"]
     yd = layout[axis_key(ya, "y")]["domain"]
-    return dict(text=text, x=(xd[0] + xd[1]) / 2, y=yd[1], xref="paper", yref="paper",
-                xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=14))
+    return dict(text=text, x=(xd[0] + xd[1]) / 2, y=yd[1], xref="paper", yref="paper", yshift=yshift,
+                xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=size))
 
 
 def weight_axis(title: str = "weight") -> dict[str, Any]:
@@ -156,8 +317,9 @@ def figure(data: list, layout: dict[str, Any], *, height: int, title: str | None
 
 
 def matrix_heatmap(z: np.ndarray, half_range: float, *, name: str, colorbar: str, height: int,
-                   title: str) -> go.Figure:
-    """An ``[N, M]`` matrix (slots down, columns across) on a diverging scale over [-r, r]."""
+                   title: str, window: tuple[int, int] | None = None) -> go.Figure:
+    """An ``[N, M]`` matrix (slots down, columns across) on a diverging scale over [-r, r], showing
+    the slots of ``window`` (lo, hi) if given (all of them stay in the data, for hover and panning)."""
     n, m = z.shape
     data = [dict(
         type="heatmap", z=z, x=np.arange(m), y=np.arange(n), zmin=-half_range, zmax=half_range, zmid=0.0,
@@ -165,4 +327,6 @@ def matrix_heatmap(z: np.ndarray, half_range: float, *, name: str, colorbar: str
         hovertemplate=f"slot %{{y}} · column %{{x}}<br>{name} = %{{z{HOVER_NUMBER}}}<extra></extra>")]
     layout = dict(xaxis=dict(title=dict(text="memory column"), showgrid=False, zeroline=False),
                   yaxis=dict(title=dict(text="slot i"), autorange="reversed", showgrid=False, zeroline=False))
+    if window is not None:
+        layout["yaxis"].update(slot_axis(window, reversed_=True))
     return figure(data, layout, height=height, title=title)

@@ -2,7 +2,9 @@
 over time (the paper's Figure 6), and the erase, add and read vectors.
 
 Each function takes a ``Trace`` and a timestep ``t`` and returns a ``plotly.graph_objects.Figure``
-on the fixed scales of ``ntm.figures.common``; time-on-x figures carry a cursor at ``t``.
+on the fixed scales of ``ntm.figures.common``; time-on-x figures carry a cursor at ``t`` and the
+episode's phases (input, delimiter, answer, ...) as a strip above each time panel. Slot axes show the
+slots the heads visit (``slots="visited"``, the default) or all N (``slots="all"``).
 """
 
 from __future__ import annotations
@@ -12,22 +14,31 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from ntm.figures.common import (ERROR_COLOR, HOVER_NUMBER, MIN_RANGE, axis_key, change_range, check_t, cursor_shape,
-                                figure, grid, matrix_heatmap, memory_range, panel_title, weight_axis)
+from ntm.figures.common import (ERROR_COLOR, HOVER_NUMBER, MEMORY_PERCENTILE, MIN_RANGE, axis_key, change_range,
+                                check_t, cursor_shape, figure, grid, matrix_heatmap, memory_clip, memory_range,
+                                panel_title, phase_at, phase_marks, slot_axis, slot_window, strip_shift,
+                                trace_phases, weight_axis)
 from ntm.trace import Trace
 
 
 # ---- sequences -------------------------------------------------------------------------------
 
-def sequence_figure(trace: Trace, t: int) -> go.Figure:
+SEQUENCE_WIDTH_PX = 1000     # the sequence strip's expected width (the page's full width), for phase names
+WEIGHTS_WIDTH_PX = 520       # the weightings-over-time figure's expected width, shared by its head panels
+
+
+def sequence_figure(trace: Trace, t: int, height: int = 360) -> go.Figure:
     """Input, target and output over time (time on x, bit channel on y) with a cursor at ``t``.
 
     Wrong output bits on scored timesteps (thresholded at 0.5) are marked with a red x.
-    Unscored timesteps are shaded on the target and output panels.
+    Unscored timesteps are shaded on the target and output panels. The episode's phases are named
+    in a strip above the input and begin at the dotted lines.
     """
     t = check_t(trace, t)
     panels = [("input", trace.inputs), ("target", trace.targets), ("output", trace.outputs)]
-    axes, layout = grid(1, 3, heights=[p[1].shape[1] for p in panels], vgap=0.1, share_x=True)
+    heights = [p[1].shape[1] for p in panels]
+    axes, layout = grid(1, 3, heights=heights, vgap=0.1, share_x=True)
+    margin_top, margin_bottom = 62, 45
     steps = np.arange(trace.steps)
     data = []
     for (name, values), ((xa, ya),) in zip(panels, axes):
@@ -51,17 +62,27 @@ def sequence_figure(trace: Trace, t: int) -> go.Figure:
         shapes.append(dict(type="rect", xref=out_x, yref=f"{out_y} domain", x0=start - 0.5, x1=stop + 0.5,
                            y0=0, y1=1, fillcolor="rgba(255,255,255,0.55)", line=dict(width=0),
                            layer="above", name="unscored"))
+    annotations = []
+    phases = trace_phases(trace)
+    plot_px = (height - margin_top - margin_bottom) * 0.8
+    for k, ((xa, ya),) in enumerate(axes):
+        marks, names = phase_marks(phases, xa, ya, trace.steps, strip=k == 0, width_px=SEQUENCE_WIDTH_PX,
+                                   panel_px=plot_px * heights[k] / sum(heights))
+        shapes += marks
+        annotations += names
     shapes.append(cursor_shape(t))
-    layout.update(coloraxis=weight_axis("value"), shapes=shapes)
+    layout.update(coloraxis=weight_axis("value"), shapes=shapes, annotations=annotations,
+                  margin=dict(l=55, r=20, t=margin_top, b=margin_bottom))
     layout[axis_key(out_x, "x")]["title"] = dict(text="timestep t")
-    return figure(data, layout, height=360, title=sequence_title(trace, t))
+    return figure(data, layout, height=height, title=sequence_title(trace, t))
 
 
 def sequence_title(trace: Trace, t: int) -> str:
-    """'Input, target and output — 3 bit errors in total, 1 at t = 12'."""
+    """'Input, target and output — 3 bit errors in total, 1 at t = 12 (answer)'."""
     errors = int(trace.bit_errors())
+    phase = phase_at(trace, t)
     return (f"Input, target and output — {errors} bit error{'s' if errors != 1 else ''} "
-            f"in total, {int(trace.bit_errors_per_step()[t])} at t = {t}")
+            f"in total, {int(trace.bit_errors_per_step()[t])} at t = {t}" + (f" ({phase['label']})" if phase else ""))
 
 
 def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
@@ -77,18 +98,26 @@ def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
 
 # ---- memory ----------------------------------------------------------------------------------
 
-def memory_figure(trace: Trace, t: int, height: int = 520) -> go.Figure:
-    """M_t, the memory after step ``t`` (slots down, columns across), on the trace's fixed scale."""
+MEMORY_COLORBAR = f"M<br><sup>clipped</sup><br><sup>at ±p{MEMORY_PERCENTILE}</sup>"
+
+
+def memory_figure(trace: Trace, t: int, height: int = 520, slots: str | tuple[int, int] = "visited") -> go.Figure:
+    """M_t, the memory after step ``t`` (slots down, columns across), on the trace's fixed scale:
+    ±R with R the 99th percentile of |M| over the trace in the visited slots (``memory_clip``), so a
+    few large values do not wash the rest out; the colour bar says it is clipped. ``slots`` picks the
+    slots shown (``slot_window``)."""
     t = check_t(trace, t)
-    return matrix_heatmap(trace.memory[t + 1], memory_range(trace), name="M", colorbar="M",
-                          height=height, title=memory_title(t))
+    window = slot_window(trace, slots)
+    return matrix_heatmap(trace.memory[t + 1], memory_clip(trace, slot_window(trace)), name="M",
+                          colorbar=MEMORY_COLORBAR, height=height, title=memory_title(t), window=window)
 
 
-def memory_change_figure(trace: Trace, t: int, height: int = 520) -> go.Figure:
-    """M after step ``t`` minus M before it: what step ``t`` erased and added."""
+def memory_change_figure(trace: Trace, t: int, height: int = 520,
+                         slots: str | tuple[int, int] = "visited") -> go.Figure:
+    """M after step ``t`` minus M before it: what step ``t`` erased and added, on the slots ``slots``."""
     t = check_t(trace, t)
     return matrix_heatmap(trace.memory_change(t), change_range(trace), name="ΔM", colorbar="ΔM",
-                          height=height, title=memory_change_title(t))
+                          height=height, title=memory_change_title(t), window=slot_window(trace, slots))
 
 
 def memory_title(t: int) -> str:
@@ -101,8 +130,10 @@ def memory_change_title(t: int) -> str:
 
 # ---- weightings over time (the paper's Figure 6) ----------------------------------------------
 
-def weights_over_time_figure(trace: Trace, t: int, height: int = 520) -> go.Figure:
-    """Every head's final weighting w_t over all timesteps (time on x, slot on y), cursor at ``t``.
+def weights_over_time_figure(trace: Trace, t: int, height: int = 520,
+                             slots: str | tuple[int, int] = "visited") -> go.Figure:
+    """Every head's final weighting w_t over all timesteps (time on x, slot on y), cursor at ``t``,
+    the episode's phases above each panel, on the slots ``slots`` (default: those the heads visit).
 
     Write heads come first, as in the paper's Figure 6.
     """
@@ -110,7 +141,10 @@ def weights_over_time_figure(trace: Trace, t: int, height: int = 520) -> go.Figu
     heads = sorted(trace.heads, key=lambda h: (h.kind != "write", h.name))
     axes, layout = grid(len(heads), 1, hgap=0.05)
     steps = np.arange(trace.steps)
-    data, annotations = [], []
+    window = slot_window(trace, slots)
+    margin_top, margin_bottom = 95, 45
+    phases = trace_phases(trace)
+    data, annotations, shapes = [], [], []
     for head, (xa, ya) in zip(heads, axes[0]):
         n = head.weights.shape[1]
         data.append(dict(
@@ -119,16 +153,20 @@ def weights_over_time_figure(trace: Trace, t: int, height: int = 520) -> go.Figu
             hovertemplate=f"{head.name} · t=%{{x}} · slot %{{y}}<br>w = %{{z{HOVER_NUMBER}}}<extra></extra>"))
         layout[axis_key(xa, "x")].update(title=dict(text="timestep t"), showgrid=False, zeroline=False)
         first = ya == "y"
-        layout[axis_key(ya, "y")].update(autorange="reversed", showgrid=False, zeroline=False,
-                                         showticklabels=first, title=dict(text="slot i" if first else ""))
-        annotations.append(panel_title(f"{head.name} weighting", xa, ya, layout))
-    shapes = []
+        layout[axis_key(ya, "y")].update(showgrid=False, zeroline=False, showticklabels=first,
+                                         title=dict(text="slot i" if first else ""), **slot_axis(window, True))
+        annotations.append(panel_title(head.name, xa, ya, layout, yshift=strip_shift()))
+        marks, names = phase_marks(phases, xa, ya, trace.steps, panel_px=height - margin_top - margin_bottom,
+                                   width_px=WEIGHTS_WIDTH_PX / len(heads))
+        shapes += marks
+        annotations += names
     for xa, _ in axes[0]:
         shape = cursor_shape(t)
         shape["xref"] = xa
         shapes.append(shape)
-    layout.update(coloraxis=weight_axis("w"), shapes=shapes, annotations=annotations)
-    return figure(data, layout, height=height, title="Read and write weightings over time", margin_top=70)
+    layout.update(coloraxis=weight_axis("w"), shapes=shapes, annotations=annotations,
+                  margin=dict(l=55, r=20, t=margin_top, b=margin_bottom))
+    return figure(data, layout, height=height, title="Weightings w over time", margin_top=margin_top)
 
 
 # ---- vectors: erase, add, read ------------------------------------------------------------------
@@ -141,9 +179,9 @@ def vector_panels(trace: Trace) -> list[tuple[Any, str, str, tuple[float, float]
     for head in trace.heads:
         v = getattr(head, "write_vector", None)
         v_range = max(float(np.abs(v).max(initial=0.0)), MIN_RANGE) if v is not None else 1.0
-        for field, label, rng in (("erase", "erase vector e", (0.0, 1.0)), ("add", "add vector a", (-1.0, 1.0)),
-                                  ("write_vector", "write vector v", (-v_range, v_range)),
-                                  ("read", "read vector r", (-r, r))):
+        for field, label, rng in (("erase", "erase e", (0.0, 1.0)), ("add", "add a", (-1.0, 1.0)),
+                                  ("write_vector", "write v", (-v_range, v_range)),
+                                  ("read", "read r", (-r, r))):
             if getattr(head, field, None) is not None:
                 panels.append((head, field, label, rng))
     return panels
