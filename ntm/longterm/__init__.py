@@ -20,6 +20,8 @@ One concern per module, imported in this order (no cycles):
     render.py        the graph as an offline vis-network page, and its sandboxed frame
     examples.py      a small NLI example graph
     embedding.py     all-MiniLM-L6-v2 sentence embeddings (imports torch lazily, when first used)
+    compat.py        the dual-memory fork's names: AbstractGraphMemory, InMemoryGraphMemory,
+                     Neo4jGraphMemory (also importable from here)
 
 See ``docs/longterm.md`` for Cypher examples and failure behaviour. This package never imports
 the NTM model or Streamlit, and imports torch only inside ``embedding.embed``.
@@ -73,3 +75,14 @@ __all__ = [
     "Proposition", "Relation", "TrainingLog", "UnknownProposition", "data_dir", "default_store_path",
     "graph_from_json", "graph_to_json", "open_store", "proposition_id", "short_text", "shown_path",
 ]
+
+
+_FORK_NAMES = ("AbstractGraphMemory", "InMemoryGraphMemory", "Neo4jGraphMemory")
+
+
+def __getattr__(name: str):
+    """The fork's names (``compat``), imported on first use: they pull in the Neo4j driver."""
+    if name in _FORK_NAMES:
+        from . import compat
+        return getattr(compat, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

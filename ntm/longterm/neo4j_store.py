@@ -48,6 +48,7 @@ WHAT_TO_DO = ("start a server (python scripts/neo4j/manage.py start, or docker c
 _SCHEMA = {   # name -> statement (a constraint's backing index has the constraint's name)
     "proposition_id": "CREATE CONSTRAINT proposition_id IF NOT EXISTS FOR (p:Proposition) REQUIRE p.id IS UNIQUE",
     "training_log_id": "CREATE CONSTRAINT training_log_id IF NOT EXISTS FOR (l:TrainingLog) REQUIRE l.id IS UNIQUE",
+    "sequence_name": "CREATE CONSTRAINT sequence_name IF NOT EXISTS FOR (s:NtmSequence) REQUIRE s.name IS UNIQUE",
     "proposition_run": "CREATE INDEX proposition_run IF NOT EXISTS FOR (p:Proposition) ON (p.run)",
     "training_log_run": "CREATE INDEX training_log_run IF NOT EXISTS FOR (l:TrainingLog) ON (l.run)",
     **{f"{t.lower()}_run": f"CREATE INDEX {t.lower()}_run IF NOT EXISTS FOR ()-[r:{t}]-() ON (r.run)"
@@ -55,10 +56,15 @@ _SCHEMA = {   # name -> statement (a constraint's backing index has the constrai
 }
 _ALL_TYPES = "|".join(RELATION_TYPES)
 
+# p.idx: 0, 1, 2, ... in the order propositions were first written (the dual-memory fork's
+# ``n.idx``), from one counter node whose row lock serialises concurrent writers.
 _WRITE_PROPOSITIONS = """
+MERGE (s:NtmSequence {name: 'proposition idx'})
+  ON CREATE SET s.next = 0
+WITH s
 UNWIND $rows AS row
 MERGE (p:Proposition {id: row.id})
-  ON CREATE SET p.run = row.run
+  ON CREATE SET p.run = row.run, p.idx = s.next, s.next = s.next + 1
 SET p.text = row.text, p.language = row.language, p.embedding = row.embedding
 """
 # {type} is one of RELATION_TYPES, never caller text.
@@ -76,6 +82,9 @@ UNWIND $logs AS log
 MERGE (l:TrainingLog {id: log.id})
   ON CREATE SET l.run = log.run, l.timestamp = log.timestamp, l.kind = log.kind, l.count = log.count,
                 l.proposition_ids = log.proposition_ids, l.relation_keys = log.relation_keys
+WITH l, log
+OPTIONAL MATCH (p:Proposition {id: log.first})
+SET l.source_idx = p.idx, l.proposition = p.text
 """
 _MISSING_IDS = """
 UNWIND $ids AS id
@@ -83,6 +92,19 @@ OPTIONAL MATCH (p:Proposition {id: id})
 WITH id, p WHERE p IS NULL
 RETURN collect(id) AS missing
 """
+
+
+def _log_row(log: TrainingLog, first: str | None = None) -> dict[str, Any]:
+    """A log as written: its JSON plus ``first``, the id of the proposition it starts from (the
+    first one written, or the source of the first relation; for an imported log, read from its
+    first relation key). The node's ``source_idx`` and ``proposition`` (the dual-memory fork's
+    TrainingLog fields) are that proposition's ``idx`` and text."""
+    if first is None:
+        first = log.proposition_ids[0] if log.proposition_ids else (
+            log.relation_keys[0].split("|", 1)[0] if log.relation_keys else None)
+    return {**log.to_json(), "first": first}
+
+
 _PROPOSITION_FIELDS = "{id: p.id, text: p.text, language: p.language, embedding: p.embedding, run: p.run}"
 
 
@@ -262,7 +284,7 @@ class Neo4jStore(LongTermStore):
         for batch in self._batches(props):
             rows = _Rows({"id": p.id, "text": p.text, "language": p.language, "run": p.run,
                           "embedding": None if p.embedding is None else p.embedding.tolist()} for p in batch)
-            logs = [make_log(run, "propositions", proposition_ids=[p.id for p in batch if p.run == run]).to_json()
+            logs = [_log_row(make_log(run, "propositions", proposition_ids=[p.id for p in batch if p.run == run]))
                     for run in sorted({p.run for p in batch})] if log else []
 
             def work(tx, rows=rows, logs=logs):
@@ -287,7 +309,8 @@ class Neo4jStore(LongTermStore):
         for batch in self._batches(rels):
             by_type = {t: [{"source": r.source, "target": r.target, "confidence": r.confidence, "run": r.run}
                            for r in batch if r.type == t] for t in RELATION_TYPES}
-            logs = [make_log(run, "relations", relation_keys=[r.key for r in batch if r.run == run]).to_json()
+            logs = [_log_row(make_log(run, "relations", relation_keys=[r.key for r in batch if r.run == run]),
+                             first=next(r.source for r in batch if r.run == run))
                     for run in sorted({r.run for r in batch})] if log else []
 
             def work(tx, by_type=by_type, logs=logs):
@@ -308,7 +331,7 @@ class Neo4jStore(LongTermStore):
 
     def _write_logs(self, logs: list[TrainingLog]) -> None:
         for batch in self._batches(logs):
-            rows = [g.to_json() for g in batch]
+            rows = [_log_row(g) for g in batch]
             with self._translate("writing training logs"):
                 self._write_tx(lambda tx, rows=rows: tx.run(_WRITE_LOGS, logs=rows).consume())
 
@@ -342,6 +365,7 @@ class Neo4jStore(LongTermStore):
                                 "DETACH DELETE p RETURN count(*) AS n", "clearing the store")
         self._delete_in_batches("MATCH (l:TrainingLog) WHERE l.id IS NOT NULL WITH l LIMIT $limit "
                                 "DELETE l RETURN count(*) AS n", "clearing the store")
+        self._run("MATCH (s:NtmSequence {name: 'proposition idx'}) DELETE s", "clearing the store")   # idx from 0
         self._run(f"DROP INDEX {VECTOR_INDEX} IF EXISTS", "dropping the vector index")
         self._dimension = None
         if self._fixed_dimension is not None:

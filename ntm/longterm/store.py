@@ -111,12 +111,29 @@ class LongTermStore(ABC):
         return sorted({x.run for x in [*g.nodes, *g.edges, *g.training_logs] if x.run})
 
     # -- JSON ------------------------------------------------------------------------
-    def export_json(self, path: str | os.PathLike | None = None, include_embeddings: bool = True) -> dict[str, Any]:
-        """The whole graph as a dict (see ``codec``); also written to ``path`` if given."""
+    def _check_export_path(self, path: str | os.PathLike | None) -> None:
         own = getattr(self, "path", None)
         if path is not None and own is not None and Path(path).resolve() == Path(own).resolve():
             raise InvalidGraphData(f"{Path(path).name} is the store's own file; export to another file")
+
+    def export_json(self, path: str | os.PathLike | None = None, include_embeddings: bool = True) -> dict[str, Any]:
+        """The whole graph as a dict (see ``codec``); also written to ``path`` if given."""
+        self._check_export_path(path)
         data = graph_to_json(self.graph(include_embeddings), self.dimension, include_embeddings)
+        if path is not None:
+            atomic_write_text(Path(path), json.dumps(data, ensure_ascii=False, indent=1))
+        return data
+
+    def export_entailment_graph_json(self, path: str | os.PathLike | None = None) -> dict[str, Any]:
+        """The ENTAILS graph alone, as the dual-memory fork exports it: ``{"nodes": [{"id", "text",
+        "language"}], "edges": [{"source", "target", "confidence"}]}``, nodes that take part in an
+        ENTAILS relation, sorted; also written to ``path`` (atomically) if given."""
+        self._check_export_path(path)
+        graph = self.graph(include_embeddings=False)
+        edges = [r for r in graph.edges if r.type == "ENTAILS"]
+        ends = {end for r in edges for end in (r.source, r.target)}
+        data = {"nodes": [{"id": p.id, "text": p.text, "language": p.language} for p in graph.nodes if p.id in ends],
+                "edges": [{"source": r.source, "target": r.target, "confidence": r.confidence} for r in edges]}
         if path is not None:
             atomic_write_text(Path(path), json.dumps(data, ensure_ascii=False, indent=1))
         return data
