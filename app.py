@@ -3,8 +3,9 @@
     streamlit run app.py
 
 Registers the pages (``pages/_shared.PAGES``) and draws what every page shares: the teacher-mode
-toggle in the sidebar, kept in the URL as ``?teacher=1`` so a shared link opens in the same mode,
-and the messages queued with ``flash`` by the previous run.
+toggle in the sidebar, kept in the URL as ``?teacher=1`` so a shared link opens in the same mode
+(with the sidebar collapsed, larger text and metric values, untruncated button labels), and the
+messages queued with ``flash`` by the previous run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from pages._shared import PAGES, TEACHER_KEY, plain, run_page, show_flashes
+from pages._shared import PAGES, TEACHER_KEY, flash, plain, run_page, show_flashes
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
@@ -28,28 +29,54 @@ def favicon() -> Image.Image:
     return Image.fromarray(img)
 
 
-def teacher_toggle() -> None:
-    """Sidebar toggle; its state starts from ``?teacher=`` and is written back to the URL."""
+# Teacher mode for a projector; plain CSS, nothing fetched. Each rule names what it enlarges (or
+# un-truncates) precisely enough to beat Streamlit's own rules and the others here: the text rule
+# is for Markdown and alerts only, so it never reaches a metric's value, a button or a widget label.
+TEACHER_CSS = """<style>
+.stMainBlockContainer [data-testid='stMarkdown'] p, .stMainBlockContainer [data-testid='stMarkdown'] li,
+.stMainBlockContainer [data-testid='stAlert'] p {font-size: 1.2rem;}
+.stMainBlockContainer [data-testid='stCaptionContainer'], .stMainBlockContainer [data-testid='stCaptionContainer'] p
+  {font-size: 1.0rem;}
+.stMainBlockContainer h1 {font-size: 2.6rem;}
+.stMainBlockContainer [data-testid='stMetricValue'],
+.stMainBlockContainer [data-testid='stMetricValue'] [data-testid='stMarkdownContainer'] p {font-size: 2.75rem;}
+.stMainBlockContainer [data-testid='stMetricLabel'] [data-testid='stMarkdownContainer'] p {font-size: 1.1rem;}
+.stMainBlockContainer [data-testid='stMetricValue'] [data-testid='stMarkdownContainer'],
+.stMainBlockContainer [data-testid='stMetricValue'] p {overflow: visible; text-overflow: clip; white-space: normal;}
+.stMainBlockContainer button [data-testid='stMarkdownContainer'],
+.stMainBlockContainer button [data-testid='stMarkdownContainer'] p {overflow: visible; text-overflow: clip;
+  white-space: normal; overflow-wrap: normal; word-break: keep-all;}
+.stMainBlockContainer .katex-display {overflow-x: auto; overflow-y: hidden; padding: 2px 0;}
+</style>"""
+
+
+def teacher_from_url() -> bool:
+    """Start the toggle's state from ``?teacher=`` on a session's first run (warning if not understood)."""
     if TEACHER_KEY not in st.session_state:
         raw = str(st.query_params.get(TEACHER_KEY, "")).strip().lower()
         if raw not in _TRUE | _FALSE:
-            st.warning(f"The link's teacher={plain(raw, 20)} is not understood (use teacher=1); "
-                       "teacher mode is off.")
+            flash(f"The link's teacher={plain(raw, 20)} is not understood (use teacher=1); teacher mode is off.",
+                  "warning")
         st.session_state[TEACHER_KEY] = raw in _TRUE
+    return bool(st.session_state[TEACHER_KEY])
+
+
+def teacher_toggle() -> None:
+    """Sidebar toggle; its state is written back to the URL. Teacher mode enlarges text and metric
+    values, lets button labels wrap rather than truncate and wide equations scroll in their column."""
     st.sidebar.toggle("Teacher mode", key=TEACHER_KEY,
-                      help="Hides advanced controls and enlarges figures for projecting in class.")
+                      help="Hides advanced controls and enlarges figures for projecting in class. "
+                           "The sidebar starts collapsed; its arrow at the top left opens it again.")
     if st.session_state[TEACHER_KEY]:
         st.query_params[TEACHER_KEY] = "1"
-        # Larger text everywhere for a projector; plain CSS, nothing fetched.
-        st.html("<style>.stMainBlockContainer [data-testid='stMarkdownContainer'] p,"
-                ".stMainBlockContainer li {font-size: 1.2rem;}"
-                ".stMainBlockContainer h1 {font-size: 2.6rem;}"
-                ".stMainBlockContainer [data-testid='stMetricValue'] * {font-size: 2.4rem;}</style>")
+        st.html(TEACHER_CSS)
     elif TEACHER_KEY in st.query_params:
         del st.query_params[TEACHER_KEY]
 
 
-st.set_page_config(page_title="NTM Explorer", page_icon=favicon(), layout="wide")
+# The sidebar starts collapsed in teacher mode (the browser remembers it once a user opens or closes it).
+st.set_page_config(page_title="NTM Explorer", page_icon=favicon(), layout="wide",
+                   initial_sidebar_state="collapsed" if teacher_from_url() else "auto")
 page = st.navigation(list(PAGES.values()))
 teacher_toggle()
 st.sidebar.caption("Neural Turing Machines (Graves, Wayne & Danihelka 2014), step by step.")

@@ -183,7 +183,7 @@ with stages:
     cells = [c for _ in range(3) for c in st.columns(2, gap="medium")]
     with cells[0]:
         st.markdown("#### Memory M and key k")
-        st.plotly_chart(F.matrix_figure(memory, "Memory M (slots down, columns across)", r,
+        st.plotly_chart(F.matrix_figure(memory, "Memory M", r,
                                         height=min(90 + 17 * memory.shape[0], 330)),
                         key=K + "fig_memory", config=F.plotly_config("lab-memory"))
         st.plotly_chart(F.matrix_figure(key[None, :], "Key k (same colour scale)", r, height=120, row_label="",

@@ -204,7 +204,8 @@ def test_lab_figures_keep_their_fixed_ranges():
     assert tuple(fig.layout.yaxis.range) == (0, 1) and fig.layout.coloraxis.cmax == 1
     gated, content = NTM_STAGES[1], NTM_STAGES[0]
     fig = F.stage_figure(gated, w, previous=np.array([1.0, 0.0, 0.0]))
-    assert fig.layout.title.text == "gated weighting wᵍ (grey: previous weighting)"
+    assert fig.layout.title.text == "gated weighting wᵍ" and fig.layout.showlegend       # w_{t-1} in a legend
+    assert fig.data[1].name == "previous w" and fig.data[1].showlegend and not fig.data[0].showlegend
     np.testing.assert_array_equal(fig.data[1].y, [1.0, 0.0, 0.0])
     fig = F.stage_figure(content, w, previous=np.array([1.0, 0.0, 0.0]))    # does not mix w_{t-1} in
     assert fig.layout.title.text == "content weighting wᶜ" and len(fig.data) == 1

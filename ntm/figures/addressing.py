@@ -132,27 +132,27 @@ def _previous_line(previous: np.ndarray, **axes: str) -> dict[str, Any]:
 def weighting_figure(w: np.ndarray, title: str, previous: np.ndarray | None = None,
                      height: int = 230) -> go.Figure:
     """One ``[N]`` weighting over the slots as bars on the fixed [0, 1] scale (optionally with a
-    previous weighting as a grey line)."""
+    previous weighting as a grey line, named in a legend at the top right)."""
     w = np.asarray(w, dtype=float)
     slots = np.arange(w.shape[0])
-    data = [dict(type="bar", x=slots, y=w, name="w",
+    data = [dict(type="bar", x=slots, y=w, name="w", showlegend=False,
                  marker=dict(color=w, coloraxis="coloraxis", line=dict(width=0)),
                  hovertemplate=f"slot %{{x}}<br>w = %{{y{HOVER_NUMBER}}}<extra></extra>")]
-    if previous is not None:
-        data.append(_previous_line(np.asarray(previous, dtype=float)))
     layout = dict(xaxis=dict(title=dict(text="slot i"), dtick=1 if w.shape[0] <= 32 else None),
                   yaxis=dict(range=list(WEIGHT_RANGE), fixedrange=True),
                   coloraxis=weight_axis("w"), bargap=0.15, margin=dict(l=45, r=10, t=40, b=40))
+    if previous is not None:         # labelled in a legend inside the plot, at its top right
+        data.append(_previous_line(np.asarray(previous, dtype=float)) | dict(name="previous w", showlegend=True))
+        layout.update(showlegend=True, legend=dict(x=1, xanchor="right", y=1, yanchor="top",
+                                                   bgcolor="rgba(255,255,255,0.8)", font=dict(size=11)))
     return figure(data, layout, height=height, title=title)
 
 
 def stage_figure(stage: Stage, w: np.ndarray, previous: np.ndarray | None = None,
                  height: int = 230) -> go.Figure:
     """The ``[N]`` weighting a stage produced, titled from its table row ('content weighting wᶜ');
-    ``previous`` (w_{t-1}) is drawn when the stage mixes it in."""
+    ``previous`` (w_{t-1}) is drawn, with a legend entry, when the stage mixes it in."""
     title = f"{stage.label} weighting {stage.symbol}"
-    if stage.mixes_previous and previous is not None:
-        title += " (grey: previous weighting)"
     return weighting_figure(w, title, previous=previous if stage.mixes_previous else None, height=height)
 
 
