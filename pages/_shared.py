@@ -66,6 +66,9 @@ PAGE_INFO: tuple[PageInfo, ...] = (
              "How trained models cope with sequences longer than those they were trained on."),
     PageInfo("long_term_memory.py", "Long-term memory", "long-term-memory", ":material/hub:",
              "Keep what the machine learned beyond one sequence, in a graph store."),
+    PageInfo("nli_demo.py", "NLI demo", "nli-demo", ":material/psychology:",
+             "A dual-memory NTM judges premises against a hypothesis: its prediction, the propositions its "
+             "long-term read retrieved on the graph, and its short-term memory step by step."),
 )
 
 
