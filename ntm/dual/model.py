@@ -38,6 +38,7 @@ from ..controller import CONTROLLERS, ControllerState
 from ..heads import HeadGroup, parse_head_order
 from ..longterm.records import RELATION_TYPES as RELATIONS   # ENTAILS, CONTRADICTS, NEUTRAL: ntm.nli.LABELS' order
 from ..memory import MEMORY_INITS, MemoryInit, read as read_memory
+from ..recording import Recorder
 
 _EPSILON = 1e-8        # keeps cos(k, E) finite when the key is all zeros (an untrained W_k)
 
@@ -215,41 +216,47 @@ class DualNTM(nn.Module):
         return DualState(self.controller.initial_state(batch_size, memory), memory, tuple(weights), reads,
                          memory.new_zeros(batch_size, self.config.long_term_dim))
 
-    def step(self, x_t: torch.Tensor, state: DualState):
-        """One timestep: ``x_t [B, input_size]`` -> ``(logits [B, output_size], new state, long-term read)``."""
+    def step(self, x_t: torch.Tensor, state: DualState, record: bool = False):
+        """One timestep: ``x_t [B, input_size]`` -> ``(logits [B, output_size], new state, long-term read,
+        head records)`` (the records, one dict per head group, only with ``record``)."""
         ctrl, memory, weights, reads, l_prev = state
         x = self.input_projection(x_t)
         h, ctrl = self.controller(torch.cat([x, reads.flatten(1), l_prev], dim=-1), ctrl)
-        new_weights, new_reads = [], []
+        new_weights, new_reads, head_recs = [], [], []
         for group, w_prev in zip(self.groups, weights):
-            w, memory, r, _ = group(h, memory, w_prev, False)
+            w, memory, r, rec = group(h, memory, w_prev, record)
             new_weights.append(w)
+            head_recs.append(rec)
             if r is not None:
                 new_reads.append(r)
         reads = torch.cat(new_reads, dim=1)
         l_t, seen = self.read_long_term(h)
         out = self.output(torch.cat([h, reads.flatten(1), l_t], dim=-1))
-        return out, DualState(ctrl, memory, tuple(new_weights), reads, l_t), seen
+        return out, DualState(ctrl, memory, tuple(new_weights), reads, l_t), seen, head_recs
 
     def forward(self, inputs: torch.Tensor, state: DualState | None = None, record: bool = False):
-        """``inputs [B, T, input_size]`` -> ``(logits [B, T, output_size], final state, None)``.
+        """``inputs [B, T, input_size]`` -> ``(logits [B, T, output_size], final state, recording)``.
 
-        The long-term reads of the pass are kept in ``last_reads`` and the final state in
-        ``last_state`` (detached), for the write path. ``record`` is accepted for the common call;
-        the dual model has no step-through recording yet.
+        The long-term reads of the pass are kept in ``last_reads`` (one ``LongTermRead`` per
+        timestep that read the graph) and the final state in ``last_state`` (detached), for the
+        write path and the app. ``record``: also return the short-term machine's ``Recording``
+        (``ntm.recording``; ``ntm.trace.record`` makes a Trace of it, stepped as an NTM's).
         """
         batch, steps, _ = inputs.shape
         if state is None:
             state = self.initial_state(batch)
+        recorder = Recorder(self, state) if record else None
         outputs, self.last_reads = [], []
         for t in range(steps):
-            out, state, seen = self.step(inputs[:, t], state)
+            out, state, seen, head_recs = self.step(inputs[:, t], state, record)
             outputs.append(out)
             if seen is not None:
                 self.last_reads.append(seen)
+            if recorder is not None:
+                recorder.step(state.memory, head_recs, out)
         self.last_state = DualState(*(
             v.detach() if isinstance(v, torch.Tensor) else v for v in state))
-        return torch.stack(outputs, dim=1), state, None
+        return torch.stack(outputs, dim=1), state, recorder.finish() if recorder is not None else None
 
     # -- the write path (ntm.training calls this after every optimiser step) -------------------
     def after_batch(self, batches: int, batch: Any, logits: torch.Tensor) -> dict[str, int] | None:

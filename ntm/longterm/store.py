@@ -126,14 +126,16 @@ class LongTermStore(ABC):
 
     def export_entailment_graph_json(self, path: str | os.PathLike | None = None) -> dict[str, Any]:
         """The ENTAILS graph alone, as the dual-memory fork exports it: ``{"nodes": [{"id", "text",
-        "language"}], "edges": [{"source", "target", "confidence"}]}``, nodes that take part in an
-        ENTAILS relation, sorted; also written to ``path`` (atomically) if given."""
+        "language"}], "edges": [{"source", "target", "type", "confidence"}]}``, nodes that take part in an
+        ENTAILS relation, sorted; also written to ``path`` (atomically) if given. Edges also carry
+        ``"type": "ENTAILS"``, so ``import_json`` reads the file back."""
         self._check_export_path(path)
         graph = self.graph(include_embeddings=False)
         edges = [r for r in graph.edges if r.type == "ENTAILS"]
         ends = {end for r in edges for end in (r.source, r.target)}
         data = {"nodes": [{"id": p.id, "text": p.text, "language": p.language} for p in graph.nodes if p.id in ends],
-                "edges": [{"source": r.source, "target": r.target, "confidence": r.confidence} for r in edges]}
+                "edges": [{"source": r.source, "target": r.target, "type": r.type, "confidence": r.confidence}
+                          for r in edges]}
         if path is not None:
             atomic_write_text(Path(path), json.dumps(data, ensure_ascii=False, indent=1))
         return data

@@ -43,9 +43,14 @@ def test_export_entailment_graph_json_holds_only_entails(store, tmp_path):
     data = store.export_entailment_graph_json(out)
     assert json.loads(out.read_text(encoding="utf-8")) == data
     assert [n["id"] for n in data["nodes"]] == ["p0", "p1", "p2"]              # p3 only contradicts
-    assert data["edges"] == [{"source": "p0", "target": "p1", "confidence": pytest.approx(0.9)},
-                             {"source": "p1", "target": "p2", "confidence": pytest.approx(0.8)}]
+    assert data["edges"] == [{"source": "p0", "target": "p1", "type": "ENTAILS", "confidence": pytest.approx(0.9)},
+                             {"source": "p1", "target": "p2", "type": "ENTAILS", "confidence": pytest.approx(0.8)}]
     assert data["nodes"][0] == {"id": "p0", "text": "sentence 0", "language": "en"}
+    other = type(store)(tmp_path / "copy.sqlite3") if hasattr(store, "path") else None
+    if other is not None:                                     # the file reads back into a store
+        with other:
+            assert other.import_json(out)["relations"] == 2
+            assert {r.type for r in other.graph(False).edges} == {"ENTAILS"}
 
 
 @pytest.mark.neo4j
