@@ -1,7 +1,10 @@
 """The app shell (AppTest): every page registered in order under its URL path, the home page's
-links, and the shared teacher-mode toggle with its URL flag."""
+links (with the machine drawn and a lecture path whose links open their pages without a warning),
+and the shared teacher-mode toggle with its URL flag."""
 
+import json
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -68,6 +71,22 @@ def test_home_says_what_an_ntm_is_and_links_every_page():
     assert "Neural Turing Machine" in text and "memory" in text
     links = {link.proto.page for link in at.get("page_link")}
     assert links == {url for file, _, url in PAGES[1:] if (ROOT / file).is_file()}
+
+
+def test_home_draws_the_machine_and_a_lecture_path_whose_links_open_cleanly():
+    at = app()
+    (machine,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    texts = " ".join(a["text"] for a in machine["layout"]["annotations"])
+    assert all(part in texts for part in ("Controller", "Read heads", "Write heads", "Memory", "External input"))
+    path = [link.proto for link in at.get("page_link") if link.proto.label[:2] in {f"{i}." for i in range(1, 10)}]
+    assert len(path) >= 5 and [p.label[0] for p in path] == [str(i) for i in range(1, len(path) + 1)]
+    assert {p.page for p in path} >= {"addressing-lab", "step-through", "generalisation", "train"}
+    files = {url: file for file, _, url in PAGES}
+    for link in path:
+        if link.page == "addressing-lab":              # each scenario link opens its scenario, no warning
+            params = dict(parse_qsl(link.query_string))
+            opened = app(files[link.page], **params)
+            assert not opened.warning and opened.selectbox(key="lab_scenario").value == params["scenario"]
 
 
 def test_teacher_mode_from_the_url_and_back():
