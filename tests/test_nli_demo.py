@@ -106,7 +106,8 @@ def test_remember_writes_the_sentences_and_the_predicted_relation_once(model, st
     assert after["propositions"] == before["propositions"] + 3 and after["relations"] == before["relations"] + 2
     hyp = proposition_id("A new hypothesis.")
     rels = [link.relation for link in store.neighbours(hyp, direction="in")]
-    assert {r.type for r in rels} == {result.label.upper()}
+    assert {r.type for r in rels} == {result.relation}
+    assert result.relation == {"entailment": "ENTAILS", "contradiction": "CONTRADICTS", "neutral": "NEUTRAL"}[result.label]
     assert all(r.confidence == pytest.approx(result.confidence, abs=1e-6) for r in rels)
     demo.remember(store, result)
     assert store.stats()["propositions"] == after["propositions"]      # idempotent

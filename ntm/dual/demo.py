@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import torch
 
-from ..longterm import Graph, InvalidGraphData, Link, Relation, proposition_id
+from ..longterm import RELATION_TYPES, Graph, InvalidGraphData, Link, Relation, proposition_id
 from ..nli import LABELS, NLIExample
 from ..tasks.nli import batch_of
 from ..trace import Trace, record
@@ -73,6 +73,11 @@ class Inference:
     @property
     def confidence(self) -> float:
         return self.probabilities[self.label]
+
+    @property
+    def relation(self) -> str:
+        """The relation type ``remember`` writes for the predicted label (entailment -> ENTAILS, ...)."""
+        return RELATION_TYPES[LABELS.index(self.label)]
 
 
 def make_example(premises: Sequence[str], hypothesis: str, language: str = "en") -> NLIExample:

@@ -23,6 +23,7 @@ PAGES = [
     ("pages/observatory.py", "Observatory", "observatory"),
     ("pages/generalisation.py", "Generalisation", "generalisation"),
     ("pages/long_term_memory.py", "Long-term memory", "long-term-memory"),
+    ("pages/nli_demo.py", "NLI demo", "nli-demo"),
 ]
 
 

@@ -28,6 +28,7 @@ PAGES = [
     ("observatory", "Observatory", "Look inside a job"),
     ("generalisation", "Generalisation", "One long example"),
     ("long-term-memory", "Long-term memory", re.compile(r"The graph is empty|Edges: ENTAILS")),
+    ("nli-demo", "Dual-memory NTM: inference on NLI", "Infer"),
 ]
 
 
