@@ -15,7 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ntm.figures.common import (HOVER_NUMBER, MEMORY_COLORSCALE, MIN_RANGE, PREVIOUS_COLOR, WEIGHT_COLORSCALE,
-                                WEIGHT_RANGE, axis_key, figure, grid, matrix_heatmap, panel_title, weight_axis)
+                                WEIGHT_RANGE, axis_key, figure, grid, head_window, matrix_heatmap, panel_title,
+                                slot_axis, weight_axis)
 from ntm.trace import HeadRecord, Stage
 
 
@@ -59,35 +60,55 @@ def stage_widths(head: HeadRecord) -> list[float]:
     return [min(max(len(stage.equation) / 60, 1.0), 1.6) for stage in head.stages()]
 
 
+PREVIOUS_NAME = "previous w"           # the trace drawing w_{t-1}, and its legend entry
+WIDE_TITLES = 4                        # with more stage panels than this, a title's parameter goes on a second line
+# The legend sits in the top right corner of the figure, beside the title.
+TOP_RIGHT = dict(orientation="h", x=1.0, xanchor="right", y=1.0, yref="container", yanchor="top",
+                 bgcolor="rgba(255,255,255,0)", font=dict(size=12))
+
+
 def addressing_figure(head: HeadRecord, t: int, height: int = 280,
-                      widths: Sequence[float] | None = None) -> go.Figure:
+                      widths: Sequence[float] | None = None,
+                      slots: str | tuple[int, int] = "visited") -> go.Figure:
     """One head at ``t``: each addressing stage's weighting as bars over the slots, side by side.
 
     Bars are coloured on the fixed [0, 1] weight scale (colour bar on the right) and every
     panel's y axis is [0, 1]. A stage that mixes in the previous weighting (the gate, eq. 7)
-    also shows w_{t-1} as a grey line (at t = 0, the head's initial weighting when the trace
-    has it). Panel titles give the stage's symbol and its scalar parameter at ``t``. ``widths``
-    sets the panels' relative widths (to line them up with text laid out above them).
+    also shows w_{t-1} as a grey line, named in the legend (at t = 0, the head's initial weighting
+    when the trace has it). Panel titles give the stage's symbol and its scalar parameter at ``t``.
+    ``widths`` sets the panels' relative widths (to line them up with text laid out above them).
+    ``slots`` is the slot window: ``"visited"`` (default: the slots this head's weighting visits
+    over the run, with a margin, so each slot is a wide bar and a one-slot shift or a sharpening
+    shows), ``"all"``, or (first, last), e.g. ``slot_window(trace)`` to give every head one window.
     """
     stages = head.stages()
     axes, layout = grid(len(stages), 1, widths=widths, hgap=0.045)
+    extra = [head.allocation] if getattr(head, "allocation", None) is not None else []
+    window = head_window(np.stack([head.weights] + extra), slots) if isinstance(slots, str) else \
+        head_window(head.weights, slots)
     params = stage_parameters(head, t)
     data, annotations = [], []
     for stage, (xa, ya) in zip(stages, axes[0]):
         w = np.asarray(stage.weights[t])
         slots = np.arange(w.shape[0])
         data.append(dict(
-            type="bar", x=slots, y=w, xaxis=xa, yaxis=ya, name=stage.label,
+            type="bar", x=slots, y=w, xaxis=xa, yaxis=ya, name=stage.label, showlegend=False,
             marker=dict(color=w, coloraxis="coloraxis", line=dict(width=0)),
             hovertemplate=f"{stage.label} · slot %{{x}}<br>w = %{{y{HOVER_NUMBER}}}<extra></extra>"))
         prev = head.previous_weights(t) if stage.mixes_previous else None
         if prev is not None:
-            data.append(_previous_line(np.asarray(prev), xaxis=xa, yaxis=ya))
-        layout[axis_key(xa, "x")].update(title=dict(text="slot i"), showgrid=False, zeroline=False)
+            line = _previous_line(np.asarray(prev), xaxis=xa, yaxis=ya)
+            line.update(showlegend=not any(d.get("showlegend") for d in data), legendgroup="previous")
+            data.append(line)
+        layout[axis_key(xa, "x")].update(title=dict(text="slot i"), showgrid=False, zeroline=False,
+                                         **slot_axis(window))
         layout[axis_key(ya, "y")].update(range=list(WEIGHT_RANGE), fixedrange=True)
-        annotations.append(panel_title(stage_title(stage, params.get(stage.key)), xa, ya, layout))
-    layout.update(coloraxis=weight_axis("w"), annotations=annotations, bargap=0.1)
-    return figure(data, layout, height=height, title=addressing_title(head, t), margin_top=70)
+        title = stage_title(stage, params.get(stage.key))
+        annotations.append(panel_title(title.replace(" · ", "<br>", 1) if len(stages) > WIDE_TITLES else title,
+                                       xa, ya, layout, size=13))
+    layout.update(coloraxis=weight_axis("w"), annotations=annotations, bargap=0.1, showlegend=True, legend=TOP_RIGHT)
+    return figure(data, layout, height=height, title=addressing_title(head, t),
+                  margin_top=88 if len(stages) > WIDE_TITLES else 70)
 
 
 def addressing_title(head: HeadRecord, t: int) -> str:
@@ -122,8 +143,8 @@ def shift_title(t: int) -> str:
 
 def _previous_line(previous: np.ndarray, **axes: str) -> dict[str, Any]:
     """The previous weighting w_{t-1} as a grey step line over the slots."""
-    return dict(type="scatter", x=np.arange(previous.shape[0]), y=previous, mode="lines", name="previous w",
-                line=dict(color=PREVIOUS_COLOR, width=1.5, shape="hvh"),
+    return dict(type="scatter", x=np.arange(previous.shape[0]), y=previous, mode="lines", name=PREVIOUS_NAME,
+                line=dict(color=PREVIOUS_COLOR, width=2, shape="hvh"),
                 hovertemplate=f"w at t-1 · slot %{{x}}<br>w = %{{y{HOVER_NUMBER}}}<extra></extra>", **axes)
 
 

@@ -134,12 +134,12 @@ def head_window(weights: np.ndarray, slots: str | tuple[int, int] = "visited") -
 
 def slot_axis(window: tuple[int, int], reversed_: bool = False) -> dict[str, Any]:
     """Axis settings showing the slots lo..hi (slot 0 on top when ``reversed_``), a tick per slot
-    when at most 32 are shown."""
+    when at most 12 are shown."""
     lo, hi = window
     rng = [hi + 0.5, lo - 0.5] if reversed_ else [lo - 0.5, hi + 0.5]
     out: dict[str, Any] = dict(range=rng, autorange=False)
-    if hi - lo < 32:
-        out["dtick"] = 1 if hi - lo < 16 else 2
+    if hi - lo < 12:
+        out["dtick"] = 1
     return out
 
 

@@ -26,9 +26,10 @@ from typing import Any, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ntm.figures.addressing import addressing_figure
+from ntm.figures.addressing import WIDE_TITLES, addressing_figure
 from ntm.figures.common import (CURSOR_COLOR, HOVER_NUMBER, PREVIOUS_COLOR, WEIGHT_RANGE, axis_key, check_t,
-                                cursor_shape, figure, grid, panel_title, weight_axis)
+                                cursor_shape, figure, grid, panel_title, phase_marks, slot_axis, slot_window,
+                                strip_shift, trace_phases, weight_axis)
 from ntm.trace import HeadRecord, Trace
 
 DNC_TYPES = ("dnc", "sdnc")
@@ -41,6 +42,7 @@ ALLOCATION_COLOR, WRITE_COLOR, READ_COLORS = "#ff7f0e", "#d62728", ("#1f77b4", "
 # Legends sit under the panels (below their x-axis titles), in one row.
 BELOW = dict(orientation="h", x=0.0, xanchor="left", y=0.0, yref="container", yanchor="bottom")
 SHOWN_ORDER = 8                                      # slots of the write order named in the link title
+TIME_WIDTH_PX = 600                                  # a time panel's expected width, for phase names
 # The temporal link update (Graves et al. 2016, Methods), drawn by ``link_order_figure``.
 LINK_EQUATION = (r"\begin{aligned} L_t[i, j] &= (1 - w^w_t[i] - w^w_t[j])\, L_{t-1}[i, j] \\ "
                  r"&\quad + w^w_t[i]\, p_{t-1}[j], \qquad L_t[i, i] = 0 \end{aligned}")
@@ -90,16 +92,19 @@ def _cursor(t: int, xa: str) -> dict[str, Any]:
 
 # ---- usage and allocation: which slot is written, and why -------------------------------------------
 
-def usage_allocation_figure(trace: Trace, t: int, height: int = 390) -> go.Figure:
+def usage_allocation_figure(trace: Trace, t: int, height: int = 390,
+                            slots: str | tuple[int, int] = "visited") -> go.Figure:
     """Left: usage u over time up to ``t`` (slot down), with the slot each step wrote marked. Right,
     at ``t``: u_t as bars, the allocation weighting a_t and the write weighting w^w_t on top of them.
 
     a_t[phi_t[j]] = (1 - u_t[phi_t[j]]) prod_{i<j} u_t[phi_t[i]] points at the least used slot, and
     w^w_t = g^w_t [g^a_t a_t + (1 - g^a_t) c^w_t]. The sparse DNC allocates the least recently used
     slot instead: its left panel shows steps since each slot's last access, its right panel that
-    age (right axis) under the one-hot a_t.
+    age (right axis) under the one-hot a_t. Both show the slots ``slots`` (default: those the heads
+    visit); the episode's phases run above the left panel.
     """
     t = check_t(trace, t)
+    window = slot_window(trace, slots)
     head, sparse = write_head(trace), "usage" not in trace.extras
     steps, n = np.arange(trace.steps), head.weights.shape[1]
     slots = np.arange(n)
@@ -142,14 +147,19 @@ def usage_allocation_figure(trace: Trace, t: int, height: int = 390) -> go.Figur
                          hovertemplate=f"slot %{{x}}<br>{label} = %{{y{HOVER_NUMBER}}}<extra></extra>"))
     layout[axis_key(xa, "x")].update(title=dict(text="timestep t"), range=[-0.5, trace.steps - 0.5],
                                      showgrid=False, zeroline=False)
-    layout[axis_key(ya, "y")].update(title=dict(text="slot i"), autorange="reversed", showgrid=False, zeroline=False)
-    layout[axis_key(xb, "x")].update(title=dict(text="slot i"), showgrid=False, zeroline=False)
+    layout[axis_key(ya, "y")].update(title=dict(text="slot i"), showgrid=False, zeroline=False,
+                                     **slot_axis(window, reversed_=True))
+    layout[axis_key(xb, "x")].update(title=dict(text="slot i"), showgrid=False, zeroline=False, **slot_axis(window))
     layout[axis_key(yb, "y")].update(range=list(WEIGHT_RANGE), fixedrange=True)
-    annotations = [panel_title(f"{name} over time, slot written (x)", xa, ya, layout),
-                   panel_title(f"at t = {t}: {'age' if sparse else 'u'}, a and wʷ", xb, yb, layout)]
-    layout.update(coloraxis=weight_axis("u"), shapes=[_cursor(t, xa)], annotations=annotations, bargap=0.15,
-                  showlegend=True, legend=BELOW, margin=dict(l=55, r=20, t=85, b=95))
-    return figure(data, layout, height=height, title=usage_allocation_title(trace, t), margin_top=85)
+    top, bottom = 110, 95
+    shapes, names = phase_marks(trace_phases(trace), xa, ya, trace.steps, panel_px=height - top - bottom,
+                                width_px=TIME_WIDTH_PX)
+    annotations = [panel_title(f"{name} over time, slot written (x)", xa, ya, layout, yshift=strip_shift(), size=13),
+                   panel_title(f"at t = {t}: {'age' if sparse else 'u'}, a and wʷ", xb, yb, layout,
+                               yshift=strip_shift(), size=13)] + names
+    layout.update(coloraxis=weight_axis("u"), shapes=shapes + [_cursor(t, xa)], annotations=annotations, bargap=0.15,
+                  showlegend=True, legend=BELOW, margin=dict(l=55, r=20, t=top, b=bottom))
+    return figure(data, layout, height=height, title=usage_allocation_title(trace, t), margin_top=top)
 
 
 def usage_allocation_title(trace: Trace, t: int) -> str:
@@ -170,19 +180,23 @@ def usage_allocation_title(trace: Trace, t: int) -> str:
 
 # ---- the temporal link matrix with the write order ----------------------------------------------------
 
-def link_order_figure(trace: Trace, t: int, height: int = 420) -> go.Figure:
+def link_order_figure(trace: Trace, t: int, height: int = 420,
+                      slots: str | tuple[int, int] = "visited") -> go.Figure:
     """L_t as a heatmap (row i, column j: how much slot i was written right after slot j) on the fixed
     [0, 1] scale, with the write order up to ``t`` drawn through it: for consecutive writes
     s_{k-1} -> s_k a marker on cell (row s_k, column s_{k-1}), labelled with step k and joined by
-    arrows in time order. A DNC that writes in order lights exactly those cells.
+    arrows in time order. A DNC that writes in order lights exactly those cells. Both axes show the
+    slots ``slots`` (default: those the heads visit).
 
     L_t[i, j] = (1 - w^w_t[i] - w^w_t[j]) L_{t-1}[i, j] + w^w_t[i] p_{t-1}[j],  L_t[i, i] = 0.
     """
     t = check_t(trace, t)
     link = np.asarray(trace.extras["link"][t])
     n = link.shape[0]
+    lo, hi = window = slot_window(trace, slots)
+    few = hi - lo < 32
     data = [dict(type="heatmap", z=link, x=np.arange(n), y=np.arange(n), coloraxis="coloraxis", name="L",
-                 xgap=1 if n <= 32 else 0, ygap=1 if n <= 32 else 0,
+                 xgap=1 if few else 0, ygap=1 if few else 0,
                  hovertemplate=f"L[%{{y}}, %{{x}}] = %{{z{HOVER_NUMBER}}}<br>slot %{{y}} written after slot %{{x}}"
                                "<extra></extra>")]
     order = write_order(trace, t)
@@ -195,9 +209,9 @@ def link_order_figure(trace: Trace, t: int, height: int = 420) -> go.Figure:
                      customdata=[s for _, _, s in pairs],
                      hovertemplate="step %{customdata}: wrote slot %{y} after slot %{x}<extra></extra>"))
     layout = dict(xaxis=dict(title=dict(text="slot j (written before)"), showgrid=False, zeroline=False,
-                             range=[-0.5, n - 0.5], dtick=1 if n <= 32 else None),
-                  yaxis=dict(title=dict(text="slot i (written after)"), autorange="reversed", showgrid=False,
-                             zeroline=False, dtick=1 if n <= 32 else None),
+                             **slot_axis(window)),
+                  yaxis=dict(title=dict(text="slot i (written after)"), showgrid=False, zeroline=False,
+                             **slot_axis(window, reversed_=True)),
                   coloraxis=weight_axis("L"))
     return figure(data, layout, height=height, title=link_order_title(trace, t), margin_top=60)
 
@@ -224,6 +238,8 @@ def read_modes_over_time_figure(trace: Trace, t: int, height: int = 310) -> go.F
     axes, layout = grid(max(len(heads), 1), 1, hgap=0.05)
     steps = np.arange(trace.steps)
     data, annotations, shapes = [], [], []
+    top, bottom, phases = 100, 95, trace_phases(trace)
+    phase_names: list[dict[str, Any]] = []   # after the panel titles, so annotations[h] titles head h
     for h, (head, (xa, ya)) in enumerate(zip(heads, axes[0])):
         modes = _up_to(head.read_modes, t)
         for m, (mode, colour) in enumerate(zip(MODES, MODE_COLORS)):
@@ -235,23 +251,29 @@ def read_modes_over_time_figure(trace: Trace, t: int, height: int = 310) -> go.F
                                          title=dict(text="π" if h == 0 else ""), showticklabels=h == 0)
         pi = head.read_modes[t]
         at_t = " · ".join(f"{m[0]} {float(p):.2f}" for m, p in zip(MODES, pi))
-        annotations.append(panel_title(f"{head.name}: {at_t}", xa, ya, layout))
-        shapes.append(_cursor(t, xa))
-    layout.update(barmode="stack", bargap=0.1, annotations=annotations, shapes=shapes, showlegend=True,
-                  legend=BELOW, margin=dict(l=55, r=20, t=80, b=95))
+        annotations.append(panel_title(f"{head.name}: {at_t}", xa, ya, layout, yshift=strip_shift(), size=13))
+        marks, names = phase_marks(phases, xa, ya, trace.steps, panel_px=height - top - bottom,
+                                   width_px=TIME_WIDTH_PX / max(len(heads), 1), line_color="rgba(60,60,60,0.6)")
+        shapes += marks + [_cursor(t, xa)]
+        phase_names += names
+    layout.update(barmode="stack", bargap=0.1, annotations=annotations + phase_names, shapes=shapes, showlegend=True,
+                  legend=BELOW, margin=dict(l=55, r=20, t=top, b=bottom))
     return figure(data, layout, height=height, title=f"Read modes π up to t = {t}: backward, content, forward",
-                  margin_top=80)
+                  margin_top=top)
 
 
 # ---- free gates and retention -----------------------------------------------------------------------
 
-def free_gates_figure(trace: Trace, t: int, height: int = 350) -> go.Figure:
+def free_gates_figure(trace: Trace, t: int, height: int = 350,
+                      slots: str | tuple[int, int] = "visited") -> go.Figure:
     """Left: each read head's free gate f^i over time up to ``t``. Right, at ``t``: the retention
     psi_t = prod_i (1 - f^i_t w^{r,i}_{t-1}) as bars, and each head's previous read weighting
     w^{r,i}_{t-1} (what its free gate can release) as a line. A slot with psi_t < 1 loses that share
-    of its usage: u_t = (u_{t-1} + w^w_{t-1} - u_{t-1} w^w_{t-1}) psi_t.
+    of its usage: u_t = (u_{t-1} + w^w_{t-1} - u_{t-1} w^w_{t-1}) psi_t. The right panel shows the
+    slots ``slots`` (default: those the heads visit); the episode's phases run above the left one.
     """
     t = check_t(trace, t)
+    window = slot_window(trace, slots)
     heads, steps = read_heads(trace), np.arange(trace.steps)
     axes, layout = grid(2, 1, widths=[1.4, 1], hgap=0.08)
     (xa, ya), (xb, yb) = axes[0]
@@ -276,13 +298,17 @@ def free_gates_figure(trace: Trace, t: int, height: int = 350) -> go.Figure:
                                            "<extra></extra>"))
     layout[axis_key(xa, "x")].update(title=dict(text="timestep t"), range=[-0.5, trace.steps - 0.5])
     layout[axis_key(ya, "y")].update(range=[-0.02, 1.02], fixedrange=True, title=dict(text="free gate f"))
-    layout[axis_key(xb, "x")].update(title=dict(text="slot i"), showgrid=False)
+    layout[axis_key(xb, "x")].update(title=dict(text="slot i"), showgrid=False, **slot_axis(window))
     layout[axis_key(yb, "y")].update(range=list(WEIGHT_RANGE), fixedrange=True)
-    annotations = [panel_title("free gate per read head", xa, ya, layout),
-                   panel_title(f"retention ψ at t = {t}, reads at t-1", xb, yb, layout)]
-    layout.update(coloraxis=weight_axis("ψ"), shapes=[_cursor(t, xa)], annotations=annotations, bargap=0.15,
-                  showlegend=True, legend=BELOW, margin=dict(l=55, r=20, t=70, b=95))
-    return figure(data, layout, height=height, title=free_gates_title(trace, t), margin_top=70)
+    top, bottom = 90, 95
+    shapes, names = phase_marks(trace_phases(trace), xa, ya, trace.steps, panel_px=height - top - bottom,
+                                width_px=TIME_WIDTH_PX * 1.4 / 2.4, line_color="rgba(60,60,60,0.6)")
+    annotations = [panel_title("free gate per read head", xa, ya, layout, yshift=strip_shift(), size=13),
+                   panel_title(f"retention ψ at t = {t}, reads at t-1", xb, yb, layout, yshift=strip_shift(),
+                               size=13)] + names
+    layout.update(coloraxis=weight_axis("ψ"), shapes=shapes + [_cursor(t, xa)], annotations=annotations,
+                  bargap=0.15, showlegend=True, legend=BELOW, margin=dict(l=55, r=20, t=top, b=bottom))
+    return figure(data, layout, height=height, title=free_gates_title(trace, t), margin_top=top)
 
 
 def free_gates_title(trace: Trace, t: int) -> str:
@@ -342,29 +368,33 @@ def previous_of(trace: Trace, head: HeadRecord, key: str, t: int) -> np.ndarray 
 
 
 def dnc_stage_figure(trace: Trace, head: HeadRecord, t: int, height: int = 280,
-                    widths: Sequence[float] | None = None) -> go.Figure:
+                    widths: Sequence[float] | None = None, slots: str | tuple[int, int] = "visited") -> go.Figure:
     """A DNC head's stage weightings at ``t`` (``addressing_figure`` over ``head.stages()``), titled with
-    the DNC's parameters, each grey line showing what that stage mixes in from step t-1."""
-    fig = addressing_figure(head, t, height=height, widths=widths)
+    the DNC's parameters, each grey line showing what that stage mixes in from step t-1 (named once in
+    the legend), on the slots ``slots`` (default: those any head visits, the same for every head)."""
+    fig = addressing_figure(head, t, height=height, widths=widths, slots=slot_window(trace, slots))
     params = dnc_stage_parameters(trace, head, t)
     stages = head.stages()
     axis = {("x" if k == 0 else f"x{k + 1}"): stage for k, stage in enumerate(stages)}
     for stage, ann in zip(stages, fig.layout.annotations):
         param = params.get(stage.key)
-        ann.text = f"{stage.symbol}  {stage.label}" + (f" · {format_value(param)}" if param is not None
+        sep = "<br>" if len(stages) > WIDE_TITLES else " · "
+        ann.text = f"{stage.symbol}  {stage.label}" + (f"{sep}{format_value(param)}" if param is not None
                                                        and not isinstance(param["value"], dict) else "")
     # addressing_figure draws w_{t-1} beside every stage that mixes in the past; put the right quantity
     # there instead (in place: rebuilding the figure's traces costs more than the figure itself).
+    shown = False
     for d in fig.data:
         if d.name == "previous w":
             stage = axis[d.xaxis]
             prev = previous_of(trace, head, stage.key, t)
             if prev is None:
-                d.update(visible=False)
+                d.update(visible=False, showlegend=False)
             else:
-                d.update(y=np.asarray(prev), name="previous",
+                d.update(y=np.asarray(prev), name="previous", showlegend=not shown,
                          hovertemplate=f"{stage.label} mixes in, from t-1 · slot %{{x}}<br>"
                                        f"value = %{{y{HOVER_NUMBER}}}<extra></extra>")
+                shown = True
     return fig
 
 __all__ = ["DNC_TYPES", "WRITE_THRESHOLD", "MODES", "LINK_EQUATION", "is_dnc", "write_head", "read_heads",

@@ -145,6 +145,7 @@ def weights_over_time_figure(trace: Trace, t: int, height: int = 520,
     margin_top, margin_bottom = 95, 45
     phases = trace_phases(trace)
     data, annotations, shapes = [], [], []
+    phase_names: list[dict[str, Any]] = []
     for head, (xa, ya) in zip(heads, axes[0]):
         n = head.weights.shape[1]
         data.append(dict(
@@ -159,7 +160,8 @@ def weights_over_time_figure(trace: Trace, t: int, height: int = 520,
         marks, names = phase_marks(phases, xa, ya, trace.steps, panel_px=height - margin_top - margin_bottom,
                                    width_px=WEIGHTS_WIDTH_PX / len(heads))
         shapes += marks
-        annotations += names
+        phase_names += names
+    annotations += phase_names                   # after the panel titles: annotations[k] titles head k
     for xa, _ in axes[0]:
         shape = cursor_shape(t)
         shape["xref"] = xa
