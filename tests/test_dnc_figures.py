@@ -134,9 +134,9 @@ def test_link_figure_is_l_at_t_with_the_write_order_through_its_cells(dnc):
     path = by_name(D.link_order_figure(trace, 4), "write order")
     # 2 -> 5 (step 1), 5 -> 5 is no move, 5 -> 1 (step 4): cells (row next, column previous)
     assert list(path.x) == [2, 5] and list(path.y) == [5, 1] and list(path.text) == ["1", "4"]
-    assert D.link_order_title(trace, 4) == "Temporal links L at t = 4 · write order 2 → 5 → 1"
-    assert D.link_order_title(trace, 5).endswith("2 → 5 → 1 → 7")
-    assert D.link_order_title(ordered(dnc, [None] * dnc.steps), 3).endswith("nothing written yet")
+    assert D.link_order_title(trace, 4) == "Temporal links L at t = 4<br><sup>write order 2 → 5 → 1</sup>"
+    assert D.link_order_title(trace, 5).endswith("2 → 5 → 1 → 7</sup>")
+    assert D.link_order_title(ordered(dnc, [None] * dnc.steps), 3).endswith("nothing written yet</sup>")
 
 
 def test_link_title_names_the_last_slots_of_a_long_write_order(dnc):

@@ -223,3 +223,14 @@ def test_panel_titles_fit_their_panels_at_1280_px(trace, teacher):
             panel = next(layout[ax].domain for ax in layout if ax.startswith("xaxis")
                          and abs(sum(layout[ax].domain) / 2 - a.x) < 1e-9)
             assert text_px(a.text, a.font.size) <= (panel[1] - panel[0] + 0.04) * width, a.text
+
+
+def test_a_phase_too_narrow_for_its_name_shows_it_cut_short():
+    assert F.common.fitted("delimiter", 100) == "delimiter"
+    assert F.common.fitted("end marker", 40) == "end"
+    assert F.common.fitted("delimiter", 40) == "delim."
+    assert F.common.fitted("delimiter", 20) == "d" and F.common.fitted("delimiter", 8) == ""
+    steps = 200                                                # one step of 200 in a 1000 px strip: 5 px
+    _, names = F.common.phase_marks([{"name": "delimiter", "start": 0, "stop": 1, "label": "delimiter"}],
+                                    "x", "y", steps, panel_px=100, width_px=1000)
+    assert names[0]["text"] == "" and names[0]["hovertext"] == "delimiter (t = 0)"

@@ -176,8 +176,8 @@ def phase_marks(phases: Sequence[Mapping[str, Any]], xa: str, ya: str, steps: in
     """(shapes, annotations) marking ``phases`` on the time-on-x panel (xa, ya): a strip of coloured
     boxes just above the panel (``PHASE_STRIP_PX`` high; ``panel_px`` is the panel's height in
     pixels) named in it, and a dotted line where each phase after the first begins. A phase too narrow
-    for its name (``width_px``: the panel's expected width) shows its first letter; hovering shows the
-    whole name and its timesteps. Static: the same at every t."""
+    for its name (``width_px``: the panel's expected width) shows it cut short (``fitted``); hovering
+    shows the whole name and its timesteps. Static: the same at every t."""
     shapes, annotations = [], []
     h = PHASE_STRIP_PX / max(panel_px, 1.0)
     y0, y1 = 1.0 + 0.15 * h, 1.15 * h + 1.0
@@ -188,8 +188,7 @@ def phase_marks(phases: Sequence[Mapping[str, Any]], xa: str, ya: str, steps: in
             shapes.append(dict(type="rect", name=f"phase {name}", xref=xa, yref=f"{ya} domain", x0=a - 0.5,
                                x1=b - 0.5, y0=y0, y1=y1, fillcolor=PHASE_COLORS.get(name, OTHER_PHASE_COLOR),
                                line=dict(width=0.5, color="white"), layer="above"))
-            room = (b - a) * px_per_step
-            text = label if room >= 6.5 * len(label) + 4 else (label[0] if room >= 9 else "")
+            text = fitted(label, (b - a) * px_per_step)
             when = f"t = {a}" if b - a == 1 else f"t = {a}–{b - 1}"
             annotations.append(dict(text=text, x=(a + b - 1) / 2, xref=xa, y=(y0 + y1) / 2, yref=f"{ya} domain",
                                     xanchor="center", yanchor="middle", showarrow=False, font=dict(size=10),
@@ -199,6 +198,19 @@ def phase_marks(phases: Sequence[Mapping[str, Any]], xa: str, ya: str, steps: in
                                x1=a - 0.5, y0=0, y1=y1 if strip else 1, layer="above",
                                line=dict(color=line_color, width=1.5, dash="dot")))
     return shapes, annotations
+
+
+def fitted(label: str, room: float, char_px: float = 6.0) -> str:
+    """``label`` as it fits ``room`` pixels of a phase strip: whole, its first word ('end' for 'end
+    marker'), cut with a full stop ('delim.'), its first letter, or nothing."""
+    chars = int((room - 4) // char_px)
+    if chars >= len(label):
+        return label
+    if 3 <= len(label.split()[0]) <= chars:
+        return label.split()[0]
+    if chars >= 4:
+        return label[:chars - 1].rstrip() + "."
+    return label[0] if room >= 9 else ""
 
 
 def strip_shift() -> int:

@@ -213,16 +213,17 @@ def link_order_figure(trace: Trace, t: int, height: int = 420,
                   yaxis=dict(title=dict(text="slot i (written after)"), showgrid=False, zeroline=False,
                              **slot_axis(window, reversed_=True)),
                   coloraxis=weight_axis("L"))
-    return figure(data, layout, height=height, title=link_order_title(trace, t), margin_top=60)
+    return figure(data, layout, height=height, title=link_order_title(trace, t), margin_top=70)
 
 
 def link_order_title(trace: Trace, t: int) -> str:
-    """'Temporal links L at t = 7 · write order 2 → 3 → 4' (the last ``SHOWN_ORDER`` slots written)."""
+    """'Temporal links L at t = 7' and, on a second line, 'write order 2 → 3 → 4' (the last
+    ``SHOWN_ORDER`` slots written), so the title fits a half-width column."""
     slots = [s for _, s in write_order(trace, t)]
     slots = [s for k, s in enumerate(slots) if not k or slots[k - 1] != s]
     shown = " → ".join(map(str, slots[-SHOWN_ORDER:]))
-    return f"Temporal links L at t = {t} · " + (f"write order {'… → ' if len(slots) > SHOWN_ORDER else ''}{shown}"
-                                                  if slots else "nothing written yet")
+    return f"Temporal links L at t = {t}<br><sup>" + (
+        f"write order {'… → ' if len(slots) > SHOWN_ORDER else ''}{shown}" if slots else "nothing written yet") + "</sup>"
 
 
 # ---- read modes -------------------------------------------------------------------------------------
