@@ -14,15 +14,14 @@ from contextlib import contextmanager
 import streamlit as st
 
 from ntm.longterm import (
-    MAX_IMPORT_MB, RELATION_TYPES, LongTermStoreError, LongTermStoreUnavailable, Proposition, Relation,
-    default_store_path, embedding, open_store, proposition_id, short_text, shown_path,
+    MAX_IMPORT_MB, RELATION_TYPES, LongTermStoreError, Proposition, Relation, embedding, proposition_id, short_text,
 )
 from ntm.longterm.codec import check_import_size
 from ntm.longterm.embedding import EmbeddingModelMissing
 from ntm.longterm.examples import EXAMPLE_RUN, load_example
-from ntm.longterm.neo4j_store import neo4j_settings
 from ntm.longterm.render import RELATION_COLOURS, graph_html, sandboxed_frame
-from pages._shared import flash, plain
+from pages._shared import flash, page_link, plain
+from pages._stores import choose_store
 
 GRAPH_HEIGHT = 560
 MAX_DRAWN = 300
@@ -45,23 +44,6 @@ def attempt(action: str, write) -> None:
         flash(write())
     except PROBLEMS as exc:
         flash(f"{action} failed: {plain(exc, ERROR_CHARS)}", "error")
-
-
-def secrets() -> dict:
-    try:
-        return st.secrets.to_dict()
-    except FileNotFoundError:           # no .streamlit/secrets.toml is normal
-        return {}
-
-
-@st.cache_resource(show_spinner=False)
-def embedded_store(path: str):
-    return open_store("embedded", path=path)
-
-
-@st.cache_resource(show_spinner=False)
-def neo4j_store(uri: str | None, user: str | None, password: str | None):
-    return open_store("neo4j", uri=uri, user=user, password=password, connect_timeout=3.0, retry_time=3.0)
 
 
 def embed(texts: list[str]):
@@ -127,31 +109,18 @@ def export_bytes(store) -> bytes:
 
 st.title("Long-term memory")
 st.markdown(
-    "The dual-memory NTM keeps a **graph of propositions** beside its short-term memory matrix: "
-    "`(:Proposition {id, text, language, embedding})` nodes joined by "
+    "The dual-memory NTM (`--model-type dual`) keeps a **graph of propositions** beside its short-term "
+    "memory matrix: `(:Proposition {id, text, language, embedding})` nodes joined by "
     + ", ".join(f"<span style='color:{RELATION_COLOURS[t]}'>**{t}**</span>" for t in RELATION_TYPES)
-    + " relations with a confidence. Reading finds the propositions whose embeddings are nearest "
-    "(cosine) to a key, then follows their relations forward and backward.",
+    + " relations with a confidence. Every step its long-term read head finds the propositions whose "
+    "embeddings are nearest (cosine) to a key and follows their relations forward and backward; while it "
+    "trains on NLI it writes each confident example's sentences and its predicted relation here (on copy "
+    "tasks, an episode's most-changed memory rows, linked in order), with a TrainingLog per write. "
+    "Training runs, the NLI demo's *Remember* and what you add below are told apart by their **run**.",
     unsafe_allow_html=True)
+page_link("nli_demo", "Watch a trained model read and write this graph: NLI demo")
 
-backend = st.radio("Backend", ["embedded", "neo4j"], horizontal=True, key="backend",
-                   format_func={"embedded": "Embedded (a local file)", "neo4j": "Neo4j server"}.get)
-store = None
-if backend == "embedded":
-    with reported("Opening the embedded store"):
-        store = embedded_store(str(default_store_path()))
-        st.caption(f"Stored in {plain(shown_path(store.path))} under the data folder "
-                   "(set `NTM_EXPLORER_DATA` to move it).")
-else:
-    cfg = neo4j_settings(secrets())
-    try:
-        store = neo4j_store(cfg["uri"], cfg["user"], cfg["password"])
-        st.caption(f"Connected to {plain(store.uri)} as {plain(store.user)}.")
-    except LongTermStoreUnavailable as exc:
-        st.error(f"Neo4j is not available. {plain(exc, ERROR_CHARS)}")
-        st.info("Without Docker: `python scripts/neo4j/manage.py start` prints the NEO4J_* settings to export "
-                "before starting the app. With Docker: `docker compose up -d`. Or switch back to the "
-                "embedded backend above: it needs no server.")
+store = choose_store()
 if store is None:
     st.stop()
 
@@ -238,9 +207,22 @@ with clear_tab:
 
 st.subheader("Graph")
 if graph is not None and graph.nodes:
-    html = graph_html(graph, height_px=GRAPH_HEIGHT, highlight=[h.proposition.id for h in hits], max_nodes=MAX_DRAWN)
-    if len(graph.nodes) > MAX_DRAWN:
-        st.caption(f"Showing {MAX_DRAWN} of {len(graph.nodes)} propositions (search hits first).")
+    c1, c2, c3 = st.columns(3)
+    chosen_runs = c1.multiselect("Runs", runs, key="show_runs", placeholder="every run",
+                                 help="A training run's name, 'manual', 'import', 'demo', a preset's graph…")
+    languages = sorted({p.language or "" for p in graph.nodes})
+    chosen_languages = c2.multiselect("Languages", languages, key="show_languages", placeholder="every language",
+                                      format_func=lambda lang: lang or "(none)")
+    chosen_relations = c3.multiselect("Relations", RELATION_TYPES, key="show_relations",
+                                      placeholder="every relation")
+    shown = graph.filtered(chosen_runs or None, [lang or None for lang in chosen_languages] or None,
+                           chosen_relations or None)
+    html = graph_html(shown, height_px=GRAPH_HEIGHT, highlight=[h.proposition.id for h in hits], max_nodes=MAX_DRAWN)
+    if len(shown.nodes) > MAX_DRAWN:
+        st.caption(f"Showing {MAX_DRAWN} of {len(shown.nodes)} propositions (search hits first).")
+    elif len(shown.nodes) < len(graph.nodes):
+        st.caption(f"Showing {len(shown.nodes)} of {len(graph.nodes)} propositions and {len(shown.edges)} of "
+                   f"{len(graph.edges)} relations (the filters above).")
     st.iframe(sandboxed_frame(html, GRAPH_HEIGHT + 30), height=GRAPH_HEIGHT + 30)
     st.caption("Edges: " + ", ".join(f"{t} = {c}" for t, c in RELATION_COLOURS.items())
                + "; search hits are highlighted. Hover for text, id, language and confidence.")

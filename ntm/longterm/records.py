@@ -217,6 +217,23 @@ class Graph:
         self.training_logs.sort(key=lambda log: (log.timestamp, log.id))
         return self
 
+    def filtered(self, runs: Iterable[str | None] | None = None, languages: Iterable[str | None] | None = None,
+                 relations: Iterable[str] | None = None) -> "Graph":
+        """The part of the graph a user asked to see: the propositions written by one of ``runs``
+        in one of ``languages`` (None in either: any; a None inside matches propositions without a
+        run or a language), the relations among them of one of the ``relations`` types whose run is
+        one of ``runs``, and the training logs of those runs. Order is kept."""
+        run_set = None if runs is None else set(runs)
+        lang_set = None if languages is None else set(languages)
+        type_set = None if relations is None else set(relation_types(list(relations)))
+        nodes = [p for p in self.nodes if (run_set is None or p.run in run_set)
+                 and (lang_set is None or p.language in lang_set)]
+        ids = {p.id for p in nodes}
+        edges = [r for r in self.edges if r.source in ids and r.target in ids
+                 and (type_set is None or r.type in type_set) and (run_set is None or r.run in run_set)]
+        logs = [g for g in self.training_logs if run_set is None or g.run in run_set]
+        return Graph(nodes, edges, logs)
+
 
 # ----------------------------------------------------------------------------- helpers for backends
 

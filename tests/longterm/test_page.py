@@ -124,6 +124,35 @@ def test_load_example_search_and_graph(data_dir):
     assert metrics(at)["Propositions"] == "9"
 
 
+def test_the_graph_filters_by_run_language_and_relation(data_dir):
+    at = load_example(run_page())
+    at.text_area(key="new_text").input("Ein Mann spielt Gitarre.")
+    at.text_input(key="new_language").input("de")
+    next(b for b in at.button if b.label == "Add").click().run()
+    no_problem(at)
+
+    def drawn() -> str:
+        (frame,) = at.get("iframe")
+        return frame.proto.srcdoc
+
+    assert "Ein Mann spielt Gitarre." in drawn() and "A man is playing a guitar on stage." in drawn()
+    at.multiselect(key="show_runs").select("manual").run()
+    no_problem(at)
+    assert "Ein Mann spielt Gitarre." in drawn() and "A man is playing a guitar on stage." not in drawn()
+    assert any("Showing 1 of 10 propositions and 0 of 8 relations" in c.value for c in at.caption)
+    at.multiselect(key="show_runs").unselect("manual").run()
+    at.multiselect(key="show_languages").select("en").run()
+    no_problem(at)
+    assert "Ein Mann spielt Gitarre." not in drawn() and "A man is playing a guitar on stage." in drawn()
+    at.multiselect(key="show_relations").select("CONTRADICTS").run()
+    no_problem(at)
+    (caption,) = [c.value for c in at.caption if c.value.startswith("Showing")]
+    shown_edges = int(re.search(r"and (\d+) of 8 relations", caption).group(1))
+    edges = drawn().split("edges = new vis.DataSet(")[1].split(");")[0]
+    assert 0 < shown_edges < 8 and edges.count("CONTRADICTS") == shown_edges
+    assert "ENTAILS" not in edges and "NEUTRAL" not in edges
+
+
 def test_add_a_proposition_and_a_relation_and_follow_them(data_dir):
     at = run_page()
     at.text_area(key="new_text").input("Ein Mann spielt Gitarre.")

@@ -101,3 +101,27 @@ def test_the_example_loads_once_however_often_it_is_loaded(tmp_path):
     load_example(store, fake_embed)
     assert store.export_json() == before
     assert store.runs() == [EXAMPLE_RUN] and store.dimension == 3
+
+
+def test_graph_filtered_keeps_the_chosen_runs_languages_and_relation_types():
+    from ntm.longterm import Graph, TrainingLog
+    nodes = [Proposition("a", "A", "en", run="train"), Proposition("b", "B", "de", run="train"),
+             Proposition("c", "C", None, run="manual"), Proposition("d", "D", "en", run="manual")]
+    edges = [Relation("a", "b", "ENTAILS", 0.9, run="train"), Relation("a", "d", "NEUTRAL", 0.5, run="manual"),
+             Relation("c", "d", "CONTRADICTS", 0.7, run="manual"), Relation("a", "c", "ENTAILS", 0.4, run="train")]
+    logs = [TrainingLog("l1", "train", "2026-01-01T00:00:00Z", "propositions", 2),
+            TrainingLog("l2", "manual", "2026-01-01T00:00:01Z", "propositions", 2)]
+    g = Graph(nodes, edges, logs)
+    assert g.filtered() == g
+    manual = g.filtered(runs=["manual"])
+    assert [p.id for p in manual.nodes] == ["c", "d"] and [r.key for r in manual.edges] == ["c|CONTRADICTS|d"]
+    assert [x.id for x in manual.training_logs] == ["l2"]
+    english = g.filtered(languages=["en"])
+    assert [p.id for p in english.nodes] == ["a", "d"] and [r.key for r in english.edges] == ["a|NEUTRAL|d"]
+    assert [p.id for p in g.filtered(languages=[None]).nodes] == ["c"]          # no language
+    assert [r.key for r in g.filtered(relations=["ENTAILS"]).edges] == ["a|ENTAILS|b", "a|ENTAILS|c"]
+    # A relation of another run between chosen propositions is left out with its run.
+    assert [r.key for r in g.filtered(runs=["train", "manual"], relations=["NEUTRAL"]).edges] == ["a|NEUTRAL|d"]
+    assert g.filtered(runs=[]).nodes == []
+    with pytest.raises(InvalidGraphData):
+        g.filtered(relations=["LOVES"])
