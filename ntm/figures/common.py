@@ -53,6 +53,7 @@ PHASE_COLORS = {"input": "#9ecae1", "items": "#9ecae1", "delimiter": "#fdae6b", 
                 "query": "#fdd0a2", "answer": "#a1d99b", "end": "#74c476", "predict": "#a1d99b",
                 "warm_up": "#d9d9d9", "padding": "#f0f0f0", "unscored": "#d9d9d9", "scored": "#a1d99b"}
 OTHER_PHASE_COLOR = "#e0e0e0"
+PHASE_STARTS = "phase starts"         # the path shape of a panel's dotted phase-start lines
 
 
 # ---- fixed ranges ------------------------------------------------------------------------------
@@ -68,9 +69,13 @@ def memory_clip(trace: Trace, window: tuple[int, int] | None = None) -> float:
     Values beyond it are drawn at the scale's ends (hover still shows them exactly). At least
     ``MIN_RANGE``; max |M| if the percentile is 0 (a memory of a few non-zero values)."""
     lo, hi = window if window is not None else slot_window(trace)
-    values = np.abs(trace.memory[:, lo:hi + 1])
-    r = float(np.percentile(values, MEMORY_PERCENTILE)) if values.size else 0.0
-    return max(r if r > 0 else float(values.max(initial=0.0)), MIN_RANGE)
+    values = np.abs(trace.memory[:, lo:hi + 1]).ravel()
+    if not values.size:
+        return MIN_RANGE
+    # np.percentile(values, p, method="higher"), by one partition: 5x faster, and a figure is drawn per step
+    k = int(np.ceil(MEMORY_PERCENTILE / 100 * (values.size - 1)))
+    r = float(np.partition(values, k)[k])
+    return max(r if r > 0 else float(values.max()), MIN_RANGE)
 
 
 def change_range(trace: Trace) -> float:
@@ -171,11 +176,14 @@ def phase_at(trace: Trace, t: int) -> dict[str, Any] | None:
 
 
 def phase_marks(phases: Sequence[Mapping[str, Any]], xa: str, ya: str, steps: int, *, panel_px: float,
-                width_px: float, strip: bool = True, lines: bool = True,
+                width_px: float, strip: bool = True, labels: bool = True, lines: bool = True,
+                lines_span: tuple[float, float] | None = None,
                 line_color: str = "rgba(255,255,255,0.85)") -> tuple[list[dict], list[dict]]:
     """(shapes, annotations) marking ``phases`` on the time-on-x panel (xa, ya): a strip of coloured
     boxes just above the panel (``PHASE_STRIP_PX`` high; ``panel_px`` is the panel's height in
-    pixels) named in it, and a dotted line where each phase after the first begins. A phase too narrow
+    pixels) named in it, and a dotted line where each phase after the first begins (one path shape
+    for them all: Plotly checks every shape, and a figure is drawn once per timestep; ``lines_span``
+    (bottom, top) in paper coordinates draws them through several stacked panels). A phase too narrow
     for its name (``width_px``: the panel's expected width) shows it cut short (``fitted``); hovering
     shows the whole name and its timesteps. Static: the same at every t."""
     shapes, annotations = [], []
@@ -184,20 +192,33 @@ def phase_marks(phases: Sequence[Mapping[str, Any]], xa: str, ya: str, steps: in
     px_per_step = width_px / max(steps, 1)
     for p in phases:
         a, b, name, label = int(p["start"]), int(p["stop"]), str(p["name"]), str(p["label"])
-        if strip:
+        if strip:                        # labels=False: coloured boxes only, beside a strip that names them
             shapes.append(dict(type="rect", name=f"phase {name}", xref=xa, yref=f"{ya} domain", x0=a - 0.5,
                                x1=b - 0.5, y0=y0, y1=y1, fillcolor=PHASE_COLORS.get(name, OTHER_PHASE_COLOR),
                                line=dict(width=0.5, color="white"), layer="above"))
+        if strip and labels:
             text = fitted(label, (b - a) * px_per_step)
             when = f"t = {a}" if b - a == 1 else f"t = {a}–{b - 1}"
             annotations.append(dict(text=text, x=(a + b - 1) / 2, xref=xa, y=(y0 + y1) / 2, yref=f"{ya} domain",
                                     xanchor="center", yanchor="middle", showarrow=False, font=dict(size=10),
                                     hovertext=f"{label} ({when})", name=f"phase {name}"))
-        if lines and a > 0:
-            shapes.append(dict(type="line", name=f"phase start {name}", xref=xa, yref=f"{ya} domain", x0=a - 0.5,
-                               x1=a - 0.5, y0=0, y1=y1 if strip else 1, layer="above",
-                               line=dict(color=line_color, width=1.5, dash="dot")))
+    starts = [int(p["start"]) for p in phases if int(p["start"]) > 0]
+    if lines and starts:
+        bottom, top = lines_span if lines_span is not None else (0.0, y1 if strip else 1.0)
+        path = " ".join(f"M{a - 0.5},{bottom:.6g} V{top:.6g}" for a in starts)
+        shapes.append(dict(type="path", name=PHASE_STARTS, path=path, xref=xa,
+                           yref="paper" if lines_span is not None else f"{ya} domain", layer="above",
+                           line=dict(color=line_color, width=1.5, dash="dot")))
     return shapes, annotations
+
+
+def phase_starts(fig: go.Figure) -> list[tuple[str, float]]:
+    """(x axis, x) of every phase-start line of a figure (read back from its path shapes)."""
+    out = []
+    for shape in fig.layout.shapes:
+        if shape.name == PHASE_STARTS:
+            out += [(shape.xref, float(m.split(",")[0])) for m in shape.path.split("M")[1:]]
+    return out
 
 
 def fitted(label: str, room: float, char_px: float = 6.0) -> str:

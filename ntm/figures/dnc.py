@@ -254,7 +254,8 @@ def read_modes_over_time_figure(trace: Trace, t: int, height: int = 310) -> go.F
         at_t = " · ".join(f"{m[0]} {float(p):.2f}" for m, p in zip(MODES, pi))
         annotations.append(panel_title(f"{head.name}: {at_t}", xa, ya, layout, yshift=strip_shift(), size=13))
         marks, names = phase_marks(phases, xa, ya, trace.steps, panel_px=height - top - bottom,
-                                   width_px=TIME_WIDTH_PX / max(len(heads), 1), line_color="rgba(60,60,60,0.6)")
+                                   width_px=TIME_WIDTH_PX / max(len(heads), 1), line_color="rgba(60,60,60,0.6)",
+                                   labels=h == 0)
         shapes += marks + [_cursor(t, xa)]
         phase_names += names
     layout.update(barmode="stack", bargap=0.1, annotations=annotations + phase_names, shapes=shapes, showlegend=True,

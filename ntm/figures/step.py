@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from ntm.figures.common import (ERROR_COLOR, HOVER_NUMBER, MEMORY_PERCENTILE, MIN_RANGE, axis_key, change_range,
-                                check_t, cursor_shape, figure, grid, matrix_heatmap, memory_clip, memory_range,
-                                panel_title, phase_at, phase_marks, slot_axis, slot_window, strip_shift,
-                                trace_phases, weight_axis)
+from ntm.figures.common import (ERROR_COLOR, HOVER_NUMBER, MEMORY_PERCENTILE, MIN_RANGE, PHASE_STRIP_PX, axis_key,
+                                change_range, check_t, cursor_shape, figure, grid, matrix_heatmap, memory_clip,
+                                memory_range, panel_title, phase_at, phase_marks, slot_axis, slot_window,
+                                strip_shift, trace_phases, weight_axis)
 from ntm.trace import Trace
 
 
@@ -65,11 +65,12 @@ def sequence_figure(trace: Trace, t: int, height: int = 360) -> go.Figure:
     annotations = []
     phases = trace_phases(trace)
     plot_px = (height - margin_top - margin_bottom) * 0.8
-    for k, ((xa, ya),) in enumerate(axes):
-        marks, names = phase_marks(phases, xa, ya, trace.steps, strip=k == 0, width_px=SEQUENCE_WIDTH_PX,
-                                   panel_px=plot_px * heights[k] / sum(heights))
-        shapes += marks
-        annotations += names
+    (xa, ya), bottom = axes[0][0], layout[axis_key(axes[2][0][1], "y")]["domain"][0]
+    top = layout[axis_key(ya, "y")]["domain"][1]
+    strip_px = plot_px * heights[0] / sum(heights)
+    marks, annotations = phase_marks(phases, xa, ya, trace.steps, width_px=SEQUENCE_WIDTH_PX, panel_px=strip_px,
+                                     lines_span=(bottom, top + 1.15 * PHASE_STRIP_PX / (height - margin_top - margin_bottom)))
+    shapes += marks
     shapes.append(cursor_shape(t))
     layout.update(coloraxis=weight_axis("value"), shapes=shapes, annotations=annotations,
                   margin=dict(l=55, r=20, t=margin_top, b=margin_bottom))
@@ -158,7 +159,7 @@ def weights_over_time_figure(trace: Trace, t: int, height: int = 520,
                                          title=dict(text="slot i" if first else ""), **slot_axis(window, True))
         annotations.append(panel_title(head.name, xa, ya, layout, yshift=strip_shift()))
         marks, names = phase_marks(phases, xa, ya, trace.steps, panel_px=height - margin_top - margin_bottom,
-                                   width_px=WEIGHTS_WIDTH_PX / len(heads))
+                                   width_px=WEIGHTS_WIDTH_PX / len(heads), labels=first)   # named once
         shapes += marks
         phase_names += names
     annotations += phase_names                   # after the panel titles: annotations[k] titles head k
