@@ -72,12 +72,13 @@ def long_term_reads_figure(reads: Sequence, height: int | None = None) -> go.Fig
             z[ids.index(hit.id), j] = hit.weight
     rows = [_short(order[i]) for i in ids]
     height = height or max(260, 40 + 22 * len(ids))
-    axes, layout = grid(2, widths=(0.72, 0.28), hgap=0.1)
+    axes, layout = grid(2, widths=(0.7, 0.3), hgap=0.2)
     (hx, hy), (mx, my) = axes[0]
+    heat_right = layout["xaxis"]["domain"][1]
     fig = go.Figure()
     fig.add_trace(go.Heatmap(
         z=z, x=steps, y=rows, xaxis=hx, yaxis=hy, colorscale=WEIGHT_COLORSCALE, zmin=0,
-        zmax=max(float(z.max()), 1e-6), colorbar=dict(title="c_t", x=0.70, len=0.9, thickness=12),
+        zmax=max(float(z.max()), 1e-6), colorbar=dict(title="c_t", x=heat_right + 0.01, xanchor="left", len=0.9, thickness=10),
         customdata=np.array([[_text(order[i])] * len(steps) for i in ids], dtype=object) if ids else None,
         hovertemplate=f"t=%{{x}}<br>%{{customdata}}<br>c_t=%{{z{HOVER_NUMBER}}}<extra></extra>"))
     modes = np.array([step.modes for step in reads]).reshape(len(reads), 3)
@@ -87,8 +88,9 @@ def long_term_reads_figure(reads: Sequence, height: int | None = None) -> go.Fig
     layout["annotations"] = [panel_title("weight c_t on each retrieved proposition", hx, hy, layout),
                              panel_title("read modes π_t", mx, my, layout)]
     fig.update_layout(layout)
-    fig.update_layout(height=height, barmode="stack", margin=dict(l=10, r=10, t=40, b=40),
-                      legend=dict(orientation="h", y=-0.12, x=0.72))
+    fig.update_layout(height=height + 30, barmode="stack", margin=dict(l=10, r=10, t=40, b=70),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left",
+                                  x=layout[f"xaxis{mx[1:]}"]["domain"][0]))
     fig.layout[f"xaxis{hx[1:]}"].update(title="t", dtick=1)
     fig.layout[f"yaxis{hy[1:]}"].update(autorange="reversed", automargin=True)
     fig.layout[f"xaxis{mx[1:]}"].update(title="t", dtick=1)
