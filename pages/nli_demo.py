@@ -165,7 +165,10 @@ m, w = st.columns(2)
 m.plotly_chart(F.memory_figure(trace, t, height=380), key=K + "memory", config=F.plotly_config("nli-memory"))
 w.plotly_chart(F.weights_over_time_figure(trace, t, height=380), key=K + "weights",
                config=F.plotly_config("nli-weights"))
+head = st.radio("Head", [h.name for h in trace.heads], horizontal=True, key=K + "head")
+st.plotly_chart(F.addressing_figure(trace.head(head), t), key=K + "stages", config=F.plotly_config("nli-stages"))
 if not teacher_mode():
     st.caption(f"Each timestep is one sentence; the NTM's read and write heads address its "
-               f"{trace.memory.shape[1]}-slot short-term memory as on the Step-through page.")
+               f"{trace.memory.shape[1]}-slot short-term memory through the four stages (content, "
+               "interpolation, shift, sharpening), as on the Step-through page.")
 page_link("long_term_memory", "The whole graph, its search and its Cypher: Long-term memory")

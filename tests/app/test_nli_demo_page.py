@@ -74,6 +74,10 @@ def test_a_test_example_is_answered_and_the_empty_graph_is_explained():
     assert "Nothing was read" in texts(at)
     at.slider(key="nli_t").set_value(2).run()
     assert not at.exception
+    stages = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key == "nli_stages"]
+    assert stages and len([d for d in stages[0]["data"] if d["type"] == "bar"]) >= 4   # one panel per stage
+    at.radio(key="nli_head").set_value("write 1").run()
+    assert not at.exception
 
 
 def test_one_click_loads_the_runs_graph_which_the_read_then_follows_and_remember_adds_to(env):
