@@ -37,6 +37,7 @@ TEACHER_CSS = """<style>
 .stMainBlockContainer [data-testid='stAlert'] p {font-size: 1.2rem;}
 .stMainBlockContainer [data-testid='stCaptionContainer'], .stMainBlockContainer [data-testid='stCaptionContainer'] p
   {font-size: 1.0rem;}
+.stMainBlockContainer {padding-top: 3rem;}
 .stMainBlockContainer h1 {font-size: 2.6rem;}
 .stMainBlockContainer [data-testid='stMetricValue'],
 .stMainBlockContainer [data-testid='stMetricValue'] [data-testid='stMarkdownContainer'] p {font-size: 2.75rem;}

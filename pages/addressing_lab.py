@@ -116,11 +116,14 @@ c2.caption(lab.SCENARIOS[scenario].what_to_look_at if scenario != CUSTOM else
            "same `ntm.addressing` functions the model uses. The address bar holds the whole lab: copy it to "
            "share this view.")
 
-controls, stages = st.columns([1, 2.7], gap="medium")
+# The controls stay in view beside the pictures while the page scrolls (plain CSS on their container).
+st.html("<style>[data-testid='stLayoutWrapper']:has(> .st-key-lab_controls) {position: sticky; top: 3.5rem;"
+        " z-index: 2; background: var(--st-background-color, #fff);}</style>")
+controls, stages = st.columns([1.15, 3.4], gap="medium")
 with controls.container(key=K + "controls"):
     st.slider(PARAMETERS["beta"].title, *lab.LIMITS["beta"], step=0.1, key=K + "beta", **KEEP)
     st.slider(PARAMETERS["g"].title, *lab.LIMITS["g"], step=0.01, key=K + "g", **KEEP)
-    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
     prev_kind = c1.selectbox("Previous weighting", ["focused on one slot", "uniform"], key=K + "prev_kind", **KEEP)
     n = int(st.session_state[K + "n"])
     st.session_state[K + "prev_slot"] = min(int(st.session_state.get(K + "prev_slot", 0)), n - 1)
@@ -171,22 +174,22 @@ out = lab.address_by_hand(memory, key, w_prev, **params)
 _write_url(_state())
 
 # ---- the pictures: memory and key, then each stage with its equation above it ------------------------
-rows = [(addressing.SIMILARITY, addressing.SIMILARITY.title, F.similarity_figure(out.similarity, height=200))]
+rows = [(addressing.SIMILARITY, addressing.SIMILARITY.title, F.similarity_figure(out.similarity, height=190))]
 for stage in addressing.STAGES:
     p = stage.parameter
     value = F.format_parameter({"symbol": p.symbol, "value": lab.parameter_value(p.name, params[p.name])})
     rows.append((stage, f"{stage.title} ({value})",
-                 F.stage_figure(stage, getattr(out.stages, stage.key), previous=w_prev, height=200)))
+                 F.stage_figure(stage, getattr(out.stages, stage.key), previous=w_prev, height=190)))
 hint = lab.sharpening_hint(out.stages.shifted, params["gamma"])
 r = max(float(np.abs(memory).max(initial=0.0)), float(np.abs(key).max(initial=0.0)), 1e-6)
 with stages:
-    cells = [c for _ in range(3) for c in st.columns(2, gap="medium")]
+    cells = [c for _ in range(2) for c in st.columns(3, gap="small")]
     with cells[0]:
         st.markdown("#### Memory M and key k")
         st.plotly_chart(F.matrix_figure(memory, "Memory M", r,
-                                        height=min(90 + 17 * memory.shape[0], 330)),
+                                        height=min(80 + 14 * memory.shape[0], 300)),
                         key=K + "fig_memory", config=F.plotly_config("lab-memory"))
-        st.plotly_chart(F.matrix_figure(key[None, :], "Key k (same colour scale)", r, height=120, row_label="",
+        st.plotly_chart(F.matrix_figure(key[None, :], "Key k (same colour scale)", r, height=105, row_label="",
                                         colorbar=False), key=K + "fig_key", config=F.plotly_config("lab-key"))
     for number, (cell, (stage, heading, fig)) in enumerate(zip(cells[1:], rows), start=1):
         with cell:

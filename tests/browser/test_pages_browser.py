@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 # (url path, the page's title, a text drawn near the end of the page's first run)
 PAGES = [
     ("", "NTM Explorer", "Keep what the machine learned beyond one sequence"),
-    ("step-through", "Step through an NTM or a DNC", "Read and write weightings over time"),
+    ("step-through", "Step through an NTM or a DNC",
+     re.compile(r"Read and write weightings over time|The vectors each head emits and reads at t")),
     ("addressing-lab", "Addressing lab", "sharpened weighting w"),
     ("memory-lab", "Memory lab", "hover a bar or cell for its exact value"),
     ("train", "Train", "Start training"),
