@@ -31,6 +31,7 @@ import torch
 
 from .addressing import STAGES as NTM_STAGES, Parameter, Stage, shift_offsets
 from .dnc.addressing import STAGES as DNC_STAGES
+from .dnc.sparse import SPARSE_STAGES as SDNC_STAGES
 
 TRACE_FORMAT = "ntm-explorer-trace/1"
 
@@ -148,6 +149,8 @@ class NTMHead(HeadRecord):
 _DNC_READ_KEYS = ("forward", "backward", "read_content", "read_weights")
 DNC_WRITE_STAGES = tuple(s for s in DNC_STAGES if s.key not in _DNC_READ_KEYS)
 DNC_READ_STAGES = tuple(s for s in DNC_STAGES if s.key in _DNC_READ_KEYS)
+SDNC_WRITE_STAGES = tuple(s for s in SDNC_STAGES if s.key not in _DNC_READ_KEYS)
+SDNC_READ_STAGES = tuple(s for s in SDNC_STAGES if s.key in _DNC_READ_KEYS)
 
 
 class _DNCHead(HeadRecord):
@@ -155,9 +158,16 @@ class _DNCHead(HeadRecord):
     is the head's ``weights``; rows the model did not record (the sparse DNC has no retention or
     usage) are left out of ``stages()``."""
 
+    SPARSE_STAGES: ClassVar[tuple[Stage, ...]] = ()
+
+    @property
+    def sparse(self) -> bool:
+        """Recorded from a sparse DNC (ntm.dnc.sparse), whose rows follow ``SPARSE_STAGES``."""
+        raise NotImplementedError
+
     def stages(self) -> list[RecordedStage]:
         out = []
-        for stage in self.STAGES:
+        for stage in self.SPARSE_STAGES if self.sparse else self.STAGES:
             values = self.weights if stage.key in ("write_weights", "read_weights") else getattr(self, stage.key, None)
             if values is not None:
                 out.append(RecordedStage(stage, values))
@@ -174,6 +184,7 @@ class DNCWriteHead(_DNCHead):
 
     head_type: ClassVar[str] = "dnc-write"
     STAGES: ClassVar[tuple[Stage, ...]] = DNC_WRITE_STAGES
+    SPARSE_STAGES: ClassVar[tuple[Stage, ...]] = SDNC_WRITE_STAGES
 
     write_content: np.ndarray      # [T, N]  c^w_t
     allocation: np.ndarray         # [T, N]  a_t
@@ -189,6 +200,10 @@ class DNCWriteHead(_DNCHead):
     precedence: np.ndarray | None = None   # [T, N] p_t
     initial: np.ndarray | None = None      # [N] w^w_0
 
+    @property
+    def sparse(self) -> bool:
+        return self.usage is None
+
 
 @dataclass
 class DNCReadHead(_DNCHead):
@@ -200,6 +215,7 @@ class DNCReadHead(_DNCHead):
 
     head_type: ClassVar[str] = "dnc-read"
     STAGES: ClassVar[tuple[Stage, ...]] = DNC_READ_STAGES
+    SPARSE_STAGES: ClassVar[tuple[Stage, ...]] = SDNC_READ_STAGES
 
     forward: np.ndarray            # [T, N]  f_t = L_t w^r_{t-1}
     backward: np.ndarray           # [T, N]  b_t = L_t^T w^r_{t-1}
@@ -211,6 +227,10 @@ class DNCReadHead(_DNCHead):
     read_modes: np.ndarray         # [T, 3]  pi_t
     free_gate: np.ndarray | None = None    # [T] f_t
     initial: np.ndarray | None = None      # [N] w^r_0
+
+    @property
+    def sparse(self) -> bool:
+        return self.free_gate is None
 
 
 @dataclass
@@ -342,4 +362,4 @@ def record(model, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tenso
 
 
 __all__ = ["TRACE_FORMAT", "Stage", "Parameter", "NTM_STAGES", "RecordedStage", "HEAD_TYPES", "HeadRecord",
-           "NTMHead", "DNC_WRITE_STAGES", "DNC_READ_STAGES", "DNCWriteHead", "DNCReadHead", "Trace", "trace_from_recording", "record"]
+           "NTMHead", "DNC_WRITE_STAGES", "DNC_READ_STAGES", "SDNC_WRITE_STAGES", "SDNC_READ_STAGES", "DNCWriteHead", "DNCReadHead", "Trace", "trace_from_recording", "record"]

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+
+from ntm.dnc.addressing import STAGES as DNC_STAGES
 import torch
 
 from ntm.model import build_model
@@ -64,6 +66,13 @@ def test_sparse_dnc_trace_leaves_out_what_it_does_not_have():
     write, read = tr.heads
     assert write.usage is None and write.retention is None and read.free_gate is None
     assert [s.key for s in write.stages()] == ["write_content", "allocation", "write_weights", "precedence"]
+    # Its rows are the sparse DNC's own: K-nearest content, least-recently-used allocation.
+    rows = {r.stage.key: r.stage for r in [*write.stages(), *read.stages()]}
+    assert "least recently used" in rows["allocation"].title and "argmin" in rows["allocation"].code
+    assert "K nearest" in rows["write_content"].title and "K nearest" in rows["read_content"].title
+    assert rows["allocation"].equation != next(s for s in DNC_STAGES if s.key == "allocation").equation
+    dense_write, _ = _trace("dnc", read_heads=1).heads
+    assert [r.stage.title for r in dense_write.stages()][:3] == ["Write content weighting", "Memory retention", "Usage"]
     assert "last_access" in tr.extras and "usage" not in tr.extras
     # Allocation is the least recently used slot: a one-hot at every step.
     np.testing.assert_array_equal(write.allocation.sum(-1), np.ones(tr.steps))

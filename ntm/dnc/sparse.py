@@ -40,8 +40,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..addressing import _safe_norm
+from ..addressing import Parameter, Stage, _safe_norm
 from .access import oneplus
+from .addressing import STAGES as DENSE_STAGES
 from .model import DNC, DNCConfig, DNCModel, _check_positive
 
 # A slot counts as accessed (for least-recently-used allocation) when a read or write weight on it
@@ -529,3 +530,41 @@ __all__ = ["SDNCConfig", "SparseInterface", "parse_sparse_interface", "sparse_in
            "sparse_temporal_linkage", "sparse_directional_weights", "SparseAccessState", "SparseAccessStep",
            "initial_sparse_state", "sparse_access_step", "sparse_next_state", "dense_link", "SparseMemoryAccess",
            "SDNC", "SDNCModel", "DENSE_LINK_LIMIT"]
+
+
+# The sparse DNC's stage table: the dense one (ntm.dnc.addressing.STAGES) with the rows that the
+# SDNC computes differently: K-sparse content lookups, least-recently-used allocation and a write
+# to K + 1 slots. It has no retention or usage (its write head records neither). ``function``
+# names a function of this module, as the dense rows name functions of theirs.
+_SPARSE_ROWS = {
+    "write_content": Stage(
+        "write_content", "write content", "Write content weighting (K nearest)", "cʷ",
+        Parameter("write_strength", "βʷ", "write strength"),
+        r"c^w_t[i] = \frac{\exp(\beta^w_t D(k^w_t, M_{t-1}[i]))}{\sum_{j \in \mathrm{top}_K} "
+        r"\exp(\beta^w_t D(k^w_t, M_{t-1}[j]))},\ i \in \mathrm{top}_K",
+        "write_content = sparse_content_weights(state.memory, state.norms, xi.write_key.unsqueeze(1), "
+        "xi.write_strength.unsqueeze(1), k)", "sparse_content_weights",
+        "Only the K slots nearest the write key get weight (an exact top-K of cosine similarity)."),
+    "allocation": Stage(
+        "allocation", "allocation", "Allocation (least recently used)", "a",
+        None,
+        r"a_t = \mathbb{1}\left[i = \arg\min_j \ell_{t-1}[j]\right]",
+        "lru = state.last_access.argmin(dim=-1)", "sparse_access_step",
+        "One-hot on the slot whose last read or write (weight above 0.005) is oldest; no usage sort."),
+    "write_weights": Stage(
+        "write_weights", "write", "Write weighting (K + 1 slots)", "wʷ",
+        Parameter("allocation_gate", "gᵃ", "allocation gate"),
+        r"w^w_t = g^w_t \left[ g^a_t a_t + (1 - g^a_t) c^w_t \right]",
+        "write = Sparse(torch.cat([lru, write_content.index]), g_w * torch.cat([g_a, (1 - g_a) * "
+        "write_content.value]))", "sparse_access_step",
+        "The LRU slot or the K content matches; the write gate scales both."),
+    "read_content": Stage(
+        "read_content", "read content", "Read content weighting (K nearest)", "cʳ",
+        Parameter("read_strengths", "βʳ", "read strength"),
+        r"c^{r,i}_t[j] \propto \exp(\beta^{r,i}_t D(k^{r,i}_t, M_t[j])),\ j \in \mathrm{top}_K",
+        "read_content = sparse_content_weights(memory, norms, xi.read_keys, xi.read_strengths.unsqueeze(-1), k)",
+        "sparse_content_weights", "The K slots nearest each read key."),
+}
+SPARSE_STAGES: tuple[Stage, ...] = tuple(_SPARSE_ROWS.get(s.key, s) for s in DENSE_STAGES
+                                         if s.key not in ("retention", "usage"))
+
