@@ -22,7 +22,7 @@ import torch
 
 from .presets import (MAX_NAME, USER_PREFIX, BundleError, Preset, PresetEntry, builtin_presets_dir,
                       find_preset, load_preset, user_presets_dir)
-from .story import phase_meta
+from .story import phase_at, phase_meta, phases
 from .tasks import Batch, Task
 from .trace import RecordedStage, Trace, record
 
@@ -235,12 +235,13 @@ def check_t(raw: str | None, last: int, current: int = 0) -> tuple[int, str | No
 
 
 def step_caption(trace: Trace, t: int) -> str:
-    """What timestep ``t`` of the trace is: 'of 20 · answer phase: the output is scored · 2 wrong bits'."""
-    last = trace.steps - 1
+    """What timestep ``t`` of the trace is: 'of 20 · answer phase: the output is scored · 2 wrong bits'
+    (the phase as the task names it: 'delimiter phase' at t = L of a copy run)."""
+    last, phase = trace.steps - 1, phase_at(phases(trace), t).label
     if not bool(trace.mask[t]):
-        return f"of {last} · input phase: the output is not scored"
+        return f"of {last} · {phase} phase: the output is not scored"
     errors = int(trace.bit_errors_per_step()[t])
-    return f"of {last} · answer phase: the output is scored · {errors} wrong bit{'s' if errors != 1 else ''}"
+    return f"of {last} · {phase} phase: the output is scored · {errors} wrong bit{'s' if errors != 1 else ''}"
 
 
 def play_tick(t: int, last: int, last_tick: float, now: float, interval: float) -> tuple[int, float, bool]:

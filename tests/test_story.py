@@ -179,3 +179,20 @@ def test_dnc_lines_use_the_gates_the_written_slots_usage_and_read_modes():
                         "Now: read 1 at slot 7 (w = 1.00), mostly forward (π = 0.70).")
     other = story.what_to_look_at(dnc_trace(0.2, (0.6, 0.3, 0.1)))
     assert "writes by content (mean gᵃ = 0.20" in other[0] and "reads mostly backward" in other[4]
+
+
+def test_a_recorded_view_carries_its_phases_and_its_caption_names_them(tmp_path):
+    from ntm import step_view as sv
+    from ntm.model import NTM, NTMConfig
+    from ntm.presets import load_preset, save_preset
+    task = make_task("copy", seq_width=4, max_len=6)
+    torch.manual_seed(0)
+    model = NTM(NTMConfig(task.input_size, task.output_size, controller_size=8, memory_slots=8, memory_width=4))
+    trace = sv.record_view(load_preset(save_preset(tmp_path / "p", model, task, {}, "t")), sv.View("p", 0, 3))
+    assert trace.meta["phases"] == story.phase_meta(trace)
+    assert [p["name"] for p in trace.meta["phases"]] == ["input", "delimiter", "answer"]
+    assert sv.step_caption(trace, 2) == "of 6 · input phase: the output is not scored"
+    assert sv.step_caption(trace, 3) == "of 6 · delimiter phase: the output is not scored"
+    assert sv.step_caption(trace, 4).startswith("of 6 · answer phase: the output is scored")
+    assert len(story.what_to_look_at(trace)) == trace.steps
+    assert Trace.from_json(trace.to_json()).meta["phases"] == trace.meta["phases"]     # kept in a download
