@@ -231,7 +231,7 @@ def test_panel_titles_fit_their_panels_at_1280_px(trace, teacher):
 def test_a_phase_too_narrow_for_its_name_shows_it_cut_short():
     assert F.common.fitted("delimiter", 100) == "delimiter"
     assert F.common.fitted("end marker", 40) == "end"
-    assert F.common.fitted("delimiter", 40) == "delim."
+    assert F.common.fitted("delimiter", 52) == "delim." and F.common.fitted("delimiter", 40) == "del."
     assert F.common.fitted("delimiter", 20) == "d" and F.common.fitted("delimiter", 8) == ""
     steps = 200                                                # one step of 200 in a 1000 px strip: 5 px
     _, names = F.common.phase_marks([{"name": "delimiter", "start": 0, "stop": 1, "label": "delimiter"}],

@@ -221,7 +221,7 @@ def phase_starts(fig: go.Figure) -> list[tuple[str, float]]:
     return out
 
 
-def fitted(label: str, room: float, char_px: float = 6.0) -> str:
+def fitted(label: str, room: float, char_px: float = 7.5) -> str:
     """``label`` as it fits ``room`` pixels of a phase strip: whole, its first word ('end' for 'end
     marker'), cut with a full stop ('delim.'), its first letter, or nothing."""
     chars = int((room - 4) // char_px)
