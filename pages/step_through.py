@@ -1,24 +1,28 @@
 """Step through: run a preset (an NTM, a DNC or a sparse DNC) on one sequence and follow it timestep by timestep.
 
 Preset, seed and length (or the user's bits) -> ``ntm.step_view`` (view checked, trace recorded once,
-cached) -> figure functions at t -> layout. The URL holds the view; only the step view reruns when t moves.
-The DNC's own panels and stage columns are laid out by ``pages/_step_dnc.py``.
+cached) -> ``ntm.figures.client`` (every view once, and what in it changes with t; cached) -> the
+stepper component (``pages/components/stepper``), which moves every view to t in the browser: buttons,
+slider, Play and keys, with no server round trip per step. The URL holds the view; the browser writes
+t into it at once and reports t back when stepping stops, so a rerun or a copied link keeps it.
+``pages/_step_views.py`` lays the views out (in teacher mode, the one-screen lecture layout).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import pandas as pd
 import streamlit as st
 
-from ntm import figures as F
 from ntm import step_view as sv
+from ntm.figures import client
 from ntm.presets import BundleError, catalogue, load_preset
 from pages._shared import plain, teacher_mode
-from pages._step_dnc import chart, dnc_view
+from pages._step_views import lay_out
+from pages.components.stepper import stepper
 
-PLAY_INTERVAL = 0.7                    # seconds per timestep while playing
 SOURCES = {"random": "Random sequence", "bits": "My own bits"}
 K = "st_"                              # prefix of this page's session-state keys
 
@@ -34,31 +38,36 @@ def trace_of(path: str, stamp: tuple, view: sv.View):
     return sv.record_view(load(path, stamp), view)
 
 
-# t lives in K + "t", not in the slider's state: the slider gets a new key whenever the server moves t,
-# so a click from a browser that has not yet received the last step is ignored instead of pulling t back.
+@st.cache_resource(max_entries=16, show_spinner="Drawing every timestep…")
+def views_of(path: str, stamp: tuple, view: sv.View, teacher: bool) -> dict:
+    """What the browser needs to show every timestep of the view's trace (never mutated)."""
+    trace = trace_of(path, stamp, view)
+    return {"views": client.step_views(trace, enlarge=teacher, name=f"{view.preset}-seed{view.seed}",
+                                       panels=sv.dnc_panels(trace)),
+            "captions": [sv.step_caption(trace, t) for t in range(trace.steps)], "story": story(trace)}
+
+
+def story(trace) -> list[str] | None:
+    """What to look at, one line per timestep (teacher mode), once ``ntm.story`` provides it."""
+    try:
+        from ntm.story import what_to_look_at
+    except ImportError:
+        return None
+    return what_to_look_at(trace)
+
+
+# t lives in K + "t". The browser moves t on its own and reports it once stepping stops (report_t);
+# K + "t_version" changes whenever the server moves t (a link, a new input), telling the browser to follow.
 def set_t(t: int) -> None:
     st.session_state[K + "t"] = int(t)
     st.session_state[K + "t_version"] = st.session_state.get(K + "t_version", 0) + 1
 
 
-def go(to: str, last: int) -> None:
-    t = st.session_state[K + "t"]
-    set_t({"first": 0, "prev": max(t - 1, 0), "next": min(t + 1, last), "last": last}[to])
-    st.session_state[K + "playing"] = False
-
-
-def toggle_play(last: int) -> None:
-    playing = not st.session_state.get(K + "playing", False)
-    if playing and st.session_state[K + "t"] >= last:
-        set_t(0)
-    st.session_state[K + "playing"] = playing
-    st.session_state[K + "last_tick"] = time.monotonic()
-
-
-def slider_moved(key: str) -> None:
-    if key == f"{K}slider_{st.session_state.get(K + 't_version', 0)}":   # else a replaced, stale slider
-        st.session_state[K + "t"] = st.session_state[key]
-        st.session_state[K + "playing"] = False
+def report_t(t=None) -> None:
+    """The t the browser shows, once stepping stops (the stepper's state) or in the address it sends."""
+    t = st.session_state[K + "stepper"]["t"] if t is None else t
+    if isinstance(t, int) and 0 <= t <= st.session_state.get(K + "last", 0):
+        st.session_state[K + "t"] = t
 
 
 def new_editor(rows) -> None:
@@ -66,66 +75,20 @@ def new_editor(rows) -> None:
     st.session_state[K + "editor_version"] = st.session_state.get(K + "editor_version", 0) + 1
 
 
-def step_view(trace, teacher: bool) -> None:
+def step_views(trace, teacher: bool, payload: dict, ident: str) -> None:
+    """Every view of the trace, moved to t in the browser (laid out by ``pages/_step_views.py``)."""
     started = time.perf_counter()
-    last, playing = trace.steps - 1, st.session_state.get(K + "playing", False)
-    if playing != st.session_state.get(K + "ticking", False):     # start or stop the timer
-        st.rerun()
-    if playing:
-        t, st.session_state[K + "last_tick"], playing = sv.play_tick(
-            st.session_state[K + "t"], last, st.session_state.get(K + "last_tick", 0.0), time.monotonic(), PLAY_INTERVAL)
-        if t != st.session_state[K + "t"]:
-            set_t(t)
-        if not playing:
-            st.session_state[K + "playing"] = False
-            st.rerun()
-    t = st.session_state[K + "t"]
-    cols = st.columns([1.25, 1.25, 1.25, 1.25, 1.35, 5], vertical_alignment="bottom")
-    for col, (to, icon) in zip(cols, (("first", "first_page"), ("prev", "chevron_left"),
-                                      ("next", "chevron_right"), ("last", "last_page"))):
-        col.button(to.capitalize(), icon=f":material/{icon}:", key=K + to, on_click=go, args=(to, last),
-                   disabled=t == (0 if to in ("first", "prev") else last), width="stretch",
-                   type="primary" if to == "next" else "secondary")
-    cols[4].button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
-                   key=K + "play", on_click=toggle_play, args=(last,), width="stretch")
-    slider_key = f"{K}slider_{st.session_state.get(K + 't_version', 0)}"
-    cols[5].slider("Timestep t", 0, last, value=t, key=slider_key, on_change=slider_moved, args=(slider_key,))
-    st.query_params["t"] = str(t)
-    st.session_state.setdefault(K + "url_written", {})["t"] = str(t)
-
-    st.markdown(f"### t = {t} <span style='font-weight:400;font-size:0.7em'>{sv.step_caption(trace, t)}</span>",
-                unsafe_allow_html=True)
-    base = f"{trace.meta.get('preset', 'ntm')}-seed{trace.meta.get('seed')}-t{t}"
-    chart(F.sequence_figure(trace, t), f"sequences-{base}", teacher, K + "fig_seq")
-    for col, (figure, name, key) in zip(st.columns([1, 1, 2]), ((F.memory_figure, "memory", "fig_mem"), (
-            F.memory_change_figure, "memory-change", "fig_dmem"), (F.weights_over_time_figure, "weights", "fig_wot"))):
-        with col:
-            chart(figure(trace, t), f"{name}-{base}", teacher, K + key)
-    st.caption("Memory colours are fixed for the whole run (blue < 0 < red); weights use a fixed 0–1 scale, "
-               "so a flat, unfocused weighting looks flat. Hover for exact values; the camera icon saves a PNG.")
-    if F.is_dnc(trace):                      # its memory management, then its heads' stage tables
-        dnc_view(trace, t, teacher, base)
-    for i, head in enumerate([] if F.is_dnc(trace) else trace.heads):
-        st.subheader(f"{head.name.capitalize()} head: how it addresses memory at t = {t}")
-        stages = head.stages()
-        params = F.stage_parameters(head, t)
-        widths = F.stage_widths(head)             # the figure's panels line up with these columns
-        for j, (col, stage) in enumerate(zip(st.columns(widths, gap="small"), stages)):
-            with col:
-                st.markdown(f"**{j + 1}. {stage.label}**")
-                st.latex(r"\small " + stage.equation)
-                param = params.get(stage.key)
-                if param is not None and isinstance(param["value"], dict):
-                    st.plotly_chart(F.shift_figure(head, t, height=140), key=f"{K}fig_shift_{i}",
-                                    config=F.plotly_config(f"shift-{head.name}-{base}"))
-                elif param is not None:
-                    st.metric(param["label"], f"{param['value']:.4g}")
-                if not teacher:
-                    st.code(stage.code, language="python", wrap_lines=True)
-        chart(F.addressing_figure(head, t, widths=widths), f"addressing-{head.name}-{base}", teacher,
-              f"{K}fig_addr_{i}")
-    st.subheader(f"Erase, add and read vectors at t = {t}")
-    chart(F.vectors_figure(trace, t), f"vectors-{base}", teacher, K + "fig_vec")
+    mount, plotly_url = stepper()
+    last = trace.steps - 1
+    st.session_state[K + "last"] = last
+    # The browser follows ctl.t only for a new trace or version; its data stays the same otherwise, so
+    # a reported t (and the rerun it causes) does not make the browser take its views in again.
+    version = (ident, st.session_state.get(K + "t_version", 0))
+    if st.session_state.get(K + "sent", (None,))[0] != version:
+        st.session_state[K + "sent"] = (version, st.session_state[K + "t"])
+    common = {"ctl": {"trace": ident, "version": version[1], "t": st.session_state[K + "sent"][1], "last": last},
+              "plotly": plotly_url, "teacher": teacher, "views_id": f"{ident}-{int(teacher)}"}
+    lay_out(mount, common, trace, payload, teacher, report_t)
     st.session_state[K + "view_ms"] = (time.perf_counter() - started) * 1000   # read by bench/bench_app.py
 
 
@@ -148,12 +111,17 @@ default_id = sv.DEFAULT_PRESET if sv.DEFAULT_PRESET in ids else ids[0]
 # page last wrote (a link from another page, an edited address). A URL without any of this page's
 # parameters (the sidebar navigation) keeps the current view.
 warnings: list[str] = []
+# The browser writes the t it shows into the address bar as it steps, and a rerun sends that address:
+# a t of this run that differs only there is the browser's own t, taken as reported (see report_t).
 asked = {k: st.query_params[k] for k in sv.URL_PARAMS if k in st.query_params}
-if K + "preset" not in st.session_state or (asked and asked != st.session_state.get(K + "url_written")):
+written = st.session_state.get(K + "url_written", {})
+if asked.get("t", "").isdigit() and asked != written and {**asked, "t": written.get("t")} == written:
+    report_t(int(asked["t"]))
+elif K + "preset" not in st.session_state or (asked and asked != written):
     view, warnings = sv.read_link(asked, ids, default_id)
     st.session_state.update({K + "preset": view.preset, K + "seed": view.seed, K + "length": view.length,
                              K + "source": "random", K + "url_bits": asked.get("bits"),
-                             K + "url_t": asked.get("t"), K + "playing": False})
+                             K + "url_t": asked.get("t")})
     set_t(0)
 if st.session_state[K + "preset"] not in ids:            # the preset went away since
     st.session_state[K + "preset"] = default_id
@@ -235,6 +203,7 @@ if problem:
     st.warning(plain(problem, 600))
 if t != st.session_state.get(K + "t"):
     set_t(t)
+st.query_params["t"] = st.session_state[K + "url_written"]["t"] = str(st.session_state[K + "t"])
 
 if not teacher:
     d1, d2 = st.columns([1, 3], vertical_alignment="center")
@@ -244,5 +213,5 @@ if not teacher:
     d2.caption(f"{trace.steps} timesteps · {task.name} task · {trace.bit_errors()} bit errors in total. The JSON "
                "holds every recorded quantity; reload it with `ntm.trace.Trace.from_json`.")
 
-st.session_state[K + "ticking"] = playing = st.session_state.get(K + "playing", False)
-st.fragment(run_every=PLAY_INTERVAL if playing else None)(step_view)(trace, teacher)
+ident = hashlib.sha1(repr((entry.id, entry.stamp, view)).encode()).hexdigest()[:16]
+step_views(trace, teacher, views_of(str(entry.path), entry.stamp, view, teacher), ident)

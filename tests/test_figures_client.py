@@ -11,7 +11,7 @@ import torch
 
 from ntm import figures as F
 from ntm.figures import client as C
-from ntm.model import NTM, NTMConfig
+from ntm.model import NTM, NTMConfig, build_model
 from ntm.tasks import make_task
 from ntm.trace import Trace, record
 
@@ -23,6 +23,16 @@ def trace() -> Trace:
     model = NTM(NTMConfig(task.input_size, task.output_size, controller_size=16, memory_slots=10,
                           memory_width=6, heads="rrw"))
     batch = task.sample(1, torch.Generator().manual_seed(1), length=4)
+    return record(model, batch.inputs, batch.targets, batch.mask, meta={"preset": "test", "seed": 1})
+
+
+@pytest.fixture(scope="module", params=["dnc", "sdnc"])
+def dnc_trace(request) -> Trace:
+    torch.manual_seed(0)
+    task = make_task("copy", seq_width=4, max_len=5)
+    model = build_model(request.param, dict(input_size=task.input_size, output_size=task.output_size, hidden_size=16,
+                                            nr_cells=10, cell_size=6, read_heads=2))
+    batch = task.sample(1, torch.Generator().manual_seed(1), length=3)
     return record(model, batch.inputs, batch.targets, batch.mask, meta={"preset": "test", "seed": 1})
 
 
@@ -42,13 +52,13 @@ def assert_same(got, expected, where="figure"):
             assert_same(g, e, f"{where}[{i}]")
     elif isinstance(expected, np.ndarray) or isinstance(got, np.ndarray):
         g, e = np.asarray(got), np.asarray(expected)
-        assert g.shape == e.shape and np.array_equal(g, e), (where, g, e)
+        assert g.shape == e.shape and np.array_equal(g, e, equal_nan=e.dtype.kind == "f"), (where, g, e)
     else:
         assert got == expected, (where, got, expected)
 
 
 def views_and_figures(trace, enlarge=False):
-    """(view, the figure function at t) for every Step-through view."""
+    """(view, the figure function at t) for every Step-through view of an NTM."""
     views = C.step_views(trace, enlarge=enlarge, name="test")
     size = F.enlarge if enlarge else (lambda fig: fig)
     pairs = [(views["main"]["sequence"], lambda t: size(F.sequence_figure(trace, t))),
@@ -87,7 +97,7 @@ def test_the_views_move_what_changes_with_t(trace):
 
 def test_parameter_cells_hold_each_stage_parameter_as_the_page_formats_it(trace):
     head = trace.head("read 2")
-    cells = C.parameter_cells(head)
+    cells = C.parameter_cells(trace, head)
     assert [c["label"] for c in cells] == [s.parameter.title for s in head.stages()]
     beta, gate, shift, gamma = cells
     assert beta["values"] == [f"{b:.4g}" for b in head.beta] and len(beta["values"]) == trace.steps
@@ -95,14 +105,42 @@ def test_parameter_cells_hold_each_stage_parameter_as_the_page_formats_it(trace)
     np.testing.assert_array_equal(C.figure_at(shift["view"], 2)["data"][0]["y"], head.s[2])
 
 
-def test_a_head_without_an_initial_weighting_hides_the_previous_one_at_t0(trace):
+def test_a_head_without_an_initial_weighting_is_drawn_as_the_figure_function_draws_it(trace):
     head = dataclasses.replace(trace.head("write 1"), initial=None)
-    v = C.addressing_view(head)
+    v = C.view_over_time(lambda t: F.addressing_figure(head, t, widths=F.stage_widths(head)), trace.steps, "a")
     for t in range(trace.steps):
-        got, expected = C.figure_at(v, t), drawn(F.addressing_figure(head, t, widths=F.stage_widths(head)))
-        shown = [d for d in got["data"] if d.pop("visible", True)]       # hidden traces are not drawn
-        assert_same(dict(got, data=shown), expected, f"t={t}")
-    assert len(C.figure_at(v, 0)["data"]) == len(C.figure_at(v, 1)["data"])   # one figure for the browser
+        assert_same(C.figure_at(v, t), drawn(F.addressing_figure(head, t, widths=F.stage_widths(head))), f"t={t}")
+
+
+def test_differences_patch_leaves_and_send_a_changed_shape_whole():
+    nodes = [{"a": [1, 2], "b": np.arange(3.0) + t, "c": [0] * (1 + (t > 0)), "d": "same"} for t in range(3)]
+    patches = C.differences([], nodes)
+    assert [p["path"] for p in patches] == [["b"], ["c"]]
+    fig = {"figure": C._encoded(nodes[0]), "patches": patches}
+    for t in range(3):
+        assert_same(C.figure_at(fig, t), nodes[t])
+    assert C.differences([], [nodes[0], nodes[0]]) == []
+
+
+@pytest.mark.parametrize("enlarge", [False, True])
+def test_every_dnc_view_at_every_t_is_what_the_figure_functions_draw(dnc_trace, enlarge):
+    panels = [p for p in C.PANEL_FIGURES if p != "free_gates" or dnc_trace.model_type == "dnc"]
+    panels = [p for p in panels if p != "link" or "link" in dnc_trace.extras]
+    views = C.step_views(dnc_trace, enlarge=enlarge, name="test", panels=panels)
+    size = F.enlarge if enlarge else (lambda fig: fig)
+    pairs = [(views["panels"][p], lambda t, p=p: size(C.PANEL_FIGURES[p](dnc_trace, t))) for p in panels]
+    pairs += [(views["main"]["memory"], lambda t: size(F.memory_figure(dnc_trace, t))),
+              (views["vectors"], lambda t: size(F.vectors_figure(dnc_trace, t)))]
+    for head, hv in zip(dnc_trace.heads, views["heads"]):
+        pairs.append((hv["addressing"], lambda t, h=head: size(
+            F.dnc_stage_figure(dnc_trace, h, t, widths=F.stage_widths(h)))))
+    for v, figure_fn in pairs:
+        assert v["patches"], v["figure"]["layout"]["title"]
+        for t in range(dnc_trace.steps):
+            assert_same(C.figure_at(v, t), drawn(figure_fn(t)), f"{v['figure']['layout']['title']['text']} t={t}")
+    reader = dnc_trace.heads[1]
+    modes = next(c for c, s in zip(views["heads"][1]["parameters"], reader.stages()) if s.key == "read_weights")
+    assert modes["values"][2] == " · ".join(f"{m} {p:.2f}" for m, p in zip(F.dnc.MODES, reader.read_modes[2]))
 
 
 def test_arrays_travel_as_typed_float32_and_decode_bit_for_bit(trace):

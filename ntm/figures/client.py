@@ -2,23 +2,25 @@
 
 The page sends a recorded run to the browser once; a small script there (``pages/components/
 stepper/stepper.js``) moves every view to a timestep without asking the server. A *view* is a
-figure drawn by the figure functions of this package (at the first timestep) plus its *patches*:
-the places in the figure that depend on t, each a path into the figure's JSON and one value per
-timestep::
+figure drawn by a figure function of this package at the first timestep, plus its *patches*: the
+places in the figure's JSON that differ at some other timestep, each a path and one value per t::
 
     {"path": ["data", 0, "z"], "values": <[T, N, M] array>}          # the memory M_t
     {"path": ["layout", "title", "text"], "values": ["Memory M after step 0", ...]}
 
-Setting every patch's path to its value at t gives exactly the figure the figure function draws
-at t; ``figure_at`` does that here (the tests compare it with the figure functions for every view
-and every t) and the script does the same in the browser. Numeric values travel as Plotly's own
-typed-array spec, ``{"dtype": "f4", "bdata": <base64>, "shape": "T, N, M"}`` (time first, the
-trace's float32 kept bit for bit), so a length-20 run of the copy preset is about 1 MB.
+The patches are found generically (``view_over_time``): the figure function draws the figure at
+every t and the drawings are compared leaf by leaf, so whatever a figure function draws, setting
+every patch's path to its value at t gives exactly the figure it draws at t. ``figure_at`` does that
+here (the tests compare it with the figure functions for every view and every t) and the script does
+the same in the browser. Where the drawings differ in shape (a trace only some timesteps have), the
+smallest enclosing list or object is sent whole per t. Numeric arrays travel as Plotly's own typed-array
+spec, ``{"dtype": "f4", "bdata": <base64>, "shape": "T, N, M"}`` (time first, float32 kept bit for bit).
 
-    views = step_views(trace, enlarge=teacher, name="copy-seed0")
+    views = step_views(trace, enlarge=teacher, name="copy-seed0", panels=sv.dnc_panels(trace))
     views["main"]           sequence strip, memory, memory change, weightings over time
-    views["heads"][i]       head i: its addressing stages and the parameter each stage uses
-    views["vectors"]        erase, add and read vectors
+    views["heads"][i]       head i: its stages and the parameter each stage uses
+    views["panels"]         the DNC's memory-management panels ({} for an NTM)
+    views["vectors"]        erase, add (or write) and read vectors
     figure_at(views["main"]["memory"], 5)   # == memory_figure(trace, 5), as JSON
 """
 
@@ -31,18 +33,23 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.io.json import to_json_plotly
+from _plotly_utils.utils import convert_to_base64
 
-from ntm.figures.addressing import (addressing_figure, addressing_title, shift_figure, shift_title, stage_parameters,
-                                    stage_title, stage_widths)
-from ntm.figures.common import CURSOR_NAME, enlarge as enlarged, plotly_config
-from ntm.figures.step import (memory_change_figure, memory_change_title, memory_figure, memory_title,
-                              sequence_figure, sequence_title, vector_panels, vectors_figure, vectors_title,
+from ntm.figures.addressing import addressing_figure, shift_figure, stage_parameters, stage_widths
+from ntm.figures.common import enlarge as enlarged, plotly_config
+from ntm.figures.dnc import (dnc_stage_figure, dnc_stage_parameters, free_gates_figure, is_dnc, link_order_figure,
+                             read_modes_over_time_figure, usage_allocation_figure)
+from ntm.figures.step import (memory_change_figure, memory_figure, sequence_figure, vectors_figure,
                               weights_over_time_figure)
 from ntm.trace import HeadRecord, Trace
 
 Path = Sequence[str | int]
 _DTYPES = {"float32": "f4", "float64": "f8", "int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2",
            "int32": "i4", "uint32": "u4"}
+# The DNC's panels (keys of ntm.step_view.DNC_PANELS) and the figure function of each.
+PANEL_FIGURES = {"allocation": usage_allocation_figure, "link": link_order_figure,
+                 "read_modes": read_modes_over_time_figure, "free_gates": free_gates_figure}
 
 
 # ---- typed arrays and patches ------------------------------------------------------------------
@@ -67,16 +74,17 @@ def decode(spec: Any) -> Any:
 
 
 def patch(path: Path, values: Sequence[Any] | np.ndarray) -> dict[str, Any]:
-    """One place of a figure that changes with t, and its value at every t (time first)."""
+    """One place of a figure that changes with t, and its value at every t (time first): a typed
+    array for equally shaped arrays, else a list of JSON values (arrays in them as typed-array specs)."""
     if isinstance(values, np.ndarray):
         return {"path": list(path), "values": encode(values)}
-    return {"path": list(path), "values": list(values)}
+    return {"path": list(path), "values": [_encoded(v) for v in values]}
 
 
 def value_at(p: dict[str, Any], t: int) -> Any:
-    """A patch's value at t (an array for typed values)."""
-    values = decode(p["values"])
-    return values[t]
+    """A patch's value at t (arrays as NumPy arrays)."""
+    values = p["values"]
+    return decode(values)[t] if isinstance(values, dict) else _decoded(values[t])
 
 
 def view(fig: go.Figure, patches: list[dict[str, Any]], filename: str) -> dict[str, Any]:
@@ -89,6 +97,8 @@ def figure_at(v: dict[str, Any], t: int) -> dict[str, Any]:
     """The view's figure at timestep t, as JSON with NumPy arrays: what the browser draws."""
     fig = copy.deepcopy(v["figure"])
     for p in v["patches"]:
+        if not p["path"]:
+            return _decoded(value_at(p, t))
         node = fig
         for key in p["path"][:-1]:
             node = node[key]
@@ -106,141 +116,131 @@ def _decoded(node: Any) -> Any:
     return node
 
 
-def _over_time(steps: int, fn: Callable[[int], Any]) -> list[Any]:
-    return [fn(t) for t in range(steps)]
+def _encoded(node: Any) -> Any:
+    if isinstance(node, np.ndarray):
+        return encode(node)
+    if isinstance(node, dict):
+        return {k: _encoded(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_encoded(v) for v in node]
+    return node
 
 
-def _cursor_patches(fig: dict[str, Any], steps: int) -> list[dict[str, Any]]:
-    """The time cursor of every time-on-x panel: x0 = t - 0.5, x1 = t + 0.5."""
-    out = []
-    for i, shape in enumerate(fig["layout"].get("shapes", [])):
-        if shape.get("name") == CURSOR_NAME:
-            out.append(patch(["layout", "shapes", i, "x0"], _over_time(steps, lambda t: t - 0.5)))
-            out.append(patch(["layout", "shapes", i, "x1"], _over_time(steps, lambda t: t + 0.5)))
-    return out
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
+                and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
 
 
-def _title_patch(steps: int, title: Callable[[int], str]) -> dict[str, Any]:
-    return patch(["layout", "title", "text"], _over_time(steps, title))
+def differences(path: list[str | int], nodes: list[Any]) -> list[dict[str, Any]]:
+    """The patches that turn ``nodes[0]`` into ``nodes[t]`` for every t: the leaves that differ, or the
+    smallest object or list around a difference in shape (keys or lengths), sent whole per t."""
+    first = nodes[0]
+    if all(_same(first, n) for n in nodes[1:]):
+        return []
+    if all(isinstance(n, dict) and n.keys() == first.keys() for n in nodes) and not _is_spec(first):
+        return [p for k in first for p in differences(path + [k], [n[k] for n in nodes])]
+    if all(isinstance(n, list) and len(n) == len(first) for n in nodes):
+        return [p for i in range(len(first)) for p in differences(path + [i], [n[i] for n in nodes])]
+    if all(isinstance(n, np.ndarray) and n.shape == first.shape and n.dtype == first.dtype for n in nodes):
+        return [patch(path, np.stack(nodes))]
+    return [patch(path, nodes)]
 
 
-def _sized(fig: go.Figure, enlarge: bool) -> go.Figure:
-    return enlarged(fig) if enlarge else fig
+def _is_spec(node: Any) -> bool:
+    return isinstance(node, dict) and "bdata" in node and "dtype" in node
+
+
+def as_json(fig: go.Figure) -> dict[str, Any]:
+    """``json.loads(fig.to_json())``, without the deep copy of every array that ``to_json`` makes first
+    (a third of the time of drawing each view at every t): the figure's own dicts and lists are copied,
+    its arrays shared, then converted as ``to_json`` converts them."""
+    def copied(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: copied(v) for k, v in node.items()}
+        return [copied(v) for v in node] if isinstance(node, (list, tuple)) else node
+
+    res = {"data": copied(fig._data), "layout": copied(fig._layout)}
+    convert_to_base64(res)
+    for trace in res["data"]:
+        trace.pop("uid", None)
+    return json.loads(to_json_plotly(res))
+
+
+def view_over_time(draw: Callable[[int], go.Figure], steps: int, filename: str) -> dict[str, Any]:
+    """A view of the figure function ``draw`` (t -> figure): its figure at t = 0 and the patches that
+    give its figure at every other t."""
+    first = draw(0)
+    drawn = [_decoded(as_json(first))] + [_decoded(as_json(draw(t))) for t in range(1, steps)]
+    return view(first, differences([], drawn), filename)
+
+
+def _sized(draw: Callable[[int], go.Figure], enlarge: bool) -> Callable[[int], go.Figure]:
+    return (lambda t: enlarged(draw(t))) if enlarge else draw
 
 
 # ---- the views ----------------------------------------------------------------------------------
 
-def sequence_view(trace: Trace, enlarge: bool = False, filename: str = "sequences") -> dict[str, Any]:
-    """Input, target and output: the cursor and the title (errors at t) move."""
-    fig = _sized(sequence_figure(trace, 0), enlarge)
-    v = view(fig, [], filename)
-    v["patches"] = _cursor_patches(v["figure"], trace.steps) + [
-        _title_patch(trace.steps, lambda t: sequence_title(trace, t))]
-    return v
-
-
-def memory_view(trace: Trace, enlarge: bool = False, filename: str = "memory") -> dict[str, Any]:
-    """M_t: the matrix after each step."""
-    fig = _sized(memory_figure(trace, 0), enlarge)
-    return view(fig, [patch(["data", 0, "z"], trace.memory[1:]), _title_patch(trace.steps, memory_title)], filename)
-
-
-def memory_change_view(trace: Trace, enlarge: bool = False, filename: str = "memory-change") -> dict[str, Any]:
-    """M_t - M_{t-1}: what each step erased and added."""
-    fig = _sized(memory_change_figure(trace, 0), enlarge)
-    change = np.stack([trace.memory_change(t) for t in range(trace.steps)])
-    return view(fig, [patch(["data", 0, "z"], change), _title_patch(trace.steps, memory_change_title)], filename)
-
-
-def weights_view(trace: Trace, enlarge: bool = False, filename: str = "weights") -> dict[str, Any]:
-    """Every head's weighting over time: only the cursors move."""
-    v = view(_sized(weights_over_time_figure(trace, 0), enlarge), [], filename)
-    v["patches"] = _cursor_patches(v["figure"], trace.steps)
-    return v
-
-
-def addressing_view(head: HeadRecord, enlarge: bool = False, filename: str = "addressing") -> dict[str, Any]:
-    """One head's stages at t: each stage's weighting (bars and their colours), w_{t-1} beside
-    the stage that mixes it in, the panel titles (with the parameter at t) and the figure title.
-
-    When the trace has no weighting before step 0 the figure is drawn at t = 1 and w_{t-1} is
-    hidden at t = 0 (``visible`` false), as the figure function leaves it out there."""
-    steps = head.weights.shape[0]
-    no_initial = head.previous_weights(0) is None and steps > 1
-    base_t = 1 if no_initial else 0
-    widths = stage_widths(head)
-    fig = _sized(addressing_figure(head, base_t, widths=widths), enlarge)
-    params = _over_time(steps, lambda t: stage_parameters(head, t))
-    patches, index = [], 0
-    for k, stage in enumerate(head.stages()):
-        weights = np.asarray(stage.weights)
-        patches += [patch(["data", index, "y"], weights), patch(["data", index, "marker", "color"], weights)]
-        index += 1
-        if stage.mixes_previous and head.previous_weights(base_t) is not None:
-            previous = np.stack([np.zeros_like(head.weights[0]) if head.previous_weights(t) is None
-                                 else np.asarray(head.previous_weights(t), dtype=head.weights.dtype)
-                                 for t in range(steps)])
-            patches.append(patch(["data", index, "y"], previous))
-            if no_initial:
-                patches.append(patch(["data", index, "visible"], [t > 0 for t in range(steps)]))
-            index += 1
-        patches.append(patch(["layout", "annotations", k, "text"],
-                             [stage_title(stage, params[t].get(stage.key)) for t in range(steps)]))
-    patches.append(_title_patch(steps, lambda t: addressing_title(head, t)))
-    return view(fig, patches, filename)
-
-
-def shift_view(head: HeadRecord, filename: str = "shift") -> dict[str, Any]:
-    """The shift distribution s_t over its offsets (bars and their colours)."""
-    steps = head.weights.shape[0]
-    s = np.asarray(head.s)
-    return view(shift_figure(head, 0, height=140), [
-        patch(["data", 0, "y"], s), patch(["data", 0, "marker", "color"], s),
-        _title_patch(steps, shift_title)], filename)
-
-
-def vectors_view(trace: Trace, enlarge: bool = False, filename: str = "vectors") -> dict[str, Any]:
-    """Erase and add vectors (write heads) and read vectors (read heads) at t."""
-    fig = _sized(vectors_figure(trace, 0), enlarge)
-    patches = [patch(["data", i, "y"], np.asarray(getattr(head, field)))
-               for i, (head, field, _, _) in enumerate(vector_panels(trace))]
-    return view(fig, patches + [_title_patch(trace.steps, vectors_title)], filename)
-
-
-def parameter_cells(head: HeadRecord, filename: str = "shift") -> list[dict[str, Any] | None]:
+def parameter_cells(trace: Trace, head: HeadRecord, filename: str = "shift") -> list[dict[str, Any] | None]:
     """What each stage of the head uses at t, one cell per stage (None for a stage without one):
-    a scalar as {"label", "values": formatted like a metric, '3.214'}, the shift distribution as
-    {"label", "view": shift_view}."""
-    steps = head.weights.shape[0]
-    params = _over_time(steps, lambda t: stage_parameters(head, t))
+    a scalar as {"label", "values": formatted like a metric, '3.214'}, the NTM's shift distribution as
+    {"label", "view": its shift figure's view}, the DNC's read modes or free gates as {"label",
+    "values": 'backward 0.20 · content 0.50 · forward 0.30'} (plain text)."""
+    steps = trace.steps
+    at = (lambda t: dnc_stage_parameters(trace, head, t)) if is_dnc(trace) else (lambda t: stage_parameters(head, t))
+    params = [at(t) for t in range(steps)]
     cells: list[dict[str, Any] | None] = []
     for stage in head.stages():
         first = params[0].get(stage.key)
         if first is None:
             cells.append(None)
+        elif isinstance(first["value"], dict) and not is_dnc(trace):
+            cells.append({"label": first["label"], "view": view_over_time(
+                lambda t: shift_figure(head, t, height=140), steps, filename)})
         elif isinstance(first["value"], dict):
-            cells.append({"label": first["label"], "view": shift_view(head, filename)})
+            cells.append({"label": first["label"], "values": [
+                " · ".join(f"{k} {v:.2f}" for k, v in p[stage.key]["value"].items()) for p in params]})
         else:
             cells.append({"label": first["label"], "values": [f"{p[stage.key]['value']:.4g}" for p in params]})
     return cells
 
 
-def step_views(trace: Trace, *, enlarge: bool = False, name: str = "ntm") -> dict[str, Any]:
-    """Every Step-through view of the trace (see the module docstring); ``name`` starts the PNG names."""
+def stages_figure(trace: Trace, head: HeadRecord) -> Callable[[int], go.Figure]:
+    """The figure function of a head's stages at t (the DNC's stage table, or the NTM's addressing)."""
+    widths = stage_widths(head)
+    if is_dnc(trace):
+        return lambda t: dnc_stage_figure(trace, head, t, widths=widths)
+    return lambda t: addressing_figure(head, t, widths=widths)
+
+
+def step_views(trace: Trace, *, enlarge: bool = False, name: str = "ntm",
+               panels: Sequence[str] = ()) -> dict[str, Any]:
+    """Every Step-through view of the trace (see the module docstring); ``name`` starts the PNG names,
+    ``panels`` are the DNC panels to draw (``ntm.step_view.dnc_panels(trace)``)."""
+    steps = trace.steps
+
+    def over_time(fn: Callable[[Trace, int], go.Figure], filename: str) -> dict[str, Any]:
+        return view_over_time(_sized(lambda t: fn(trace, t), enlarge), steps, f"{filename}-{name}")
+
     return {
-        "steps": trace.steps,
-        "main": {"sequence": sequence_view(trace, enlarge, f"sequences-{name}"),
-                 "memory": memory_view(trace, enlarge, f"memory-{name}"),
-                 "memory_change": memory_change_view(trace, enlarge, f"memory-change-{name}"),
-                 "weights": weights_view(trace, enlarge, f"weights-{name}")},
+        "steps": steps,
+        "main": {"sequence": over_time(sequence_figure, "sequences"), "memory": over_time(memory_figure, "memory"),
+                 "memory_change": over_time(memory_change_figure, "memory-change"),
+                 "weights": over_time(weights_over_time_figure, "weights")},
+        "panels": {p: over_time(PANEL_FIGURES[p], p.replace("_", "-")) for p in panels},
         "heads": [{"name": head.name, "widths": stage_widths(head),
-                   "parameters": parameter_cells(head, f"shift-{head.name}-{name}"),
-                   "addressing": addressing_view(head, enlarge, f"addressing-{head.name}-{name}")}
+                   "parameters": parameter_cells(trace, head, f"shift-{head.name}-{name}"),
+                   "addressing": view_over_time(_sized(stages_figure(trace, head), enlarge), steps,
+                                                f"addressing-{head.name}-{name}")}
                   for head in trace.heads],
-        "vectors": vectors_view(trace, enlarge, f"vectors-{name}"),
+        "vectors": over_time(vectors_figure, "vectors"),
     }
 
 
-__all__ = ["encode", "decode", "patch", "value_at", "view", "figure_at", "sequence_view", "memory_view",
-           "memory_change_view", "weights_view", "addressing_view", "shift_view", "vectors_view",
-           "parameter_cells", "step_views"]
+__all__ = ["PANEL_FIGURES", "encode", "decode", "patch", "value_at", "view", "figure_at", "differences",
+           "view_over_time", "parameter_cells", "stages_figure", "step_views"]

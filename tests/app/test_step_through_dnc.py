@@ -1,5 +1,7 @@
 """Step through a DNC and a sparse DNC (AppTest, and the view data behind it in ``ntm.step_view``): the same
-cursor, URL and teacher mode as for an NTM, with the DNC's own panels and its stage table's equations.
+stepper, URL and teacher mode as for an NTM, with the DNC's own panels and its stage table's equations.
+The stepper moves t in the browser (tests/browser/test_step_through_dnc_browser.py); here its views are
+read as the data the page gives it, at any t through ``ntm.figures.client.figure_at``.
 
 Presets are tiny untrained models made here: NTM_EXPLORER_PRESETS points the page at a temporary
 presets folder instead of presets/, and NTM_EXPLORER_DATA at a temporary data folder.
@@ -12,6 +14,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from ntm import step_view as sv
+from ntm.figures import client
 from ntm.io import ROOT
 from ntm.model import NTM, LSTMBaseline, LSTMConfig, NTMConfig, build_model
 from ntm.presets import catalogue, load_preset, save_preset
@@ -19,7 +22,7 @@ from ntm.tasks import make_task
 from ntm.trace import DNCReadHead, DNCWriteHead
 
 pytestmark = pytest.mark.timeout(300)
-DNC_PANELS = ("fig_dnc_allocation", "fig_dnc_link", "fig_dnc_read_modes", "fig_dnc_free_gates")
+DNC_PANELS = ("dnc:allocation", "dnc:link", "dnc:read_modes", "dnc:free_gates")
 
 
 def _dnc(model_type: str, task, seed: int, read_heads: int):
@@ -59,22 +62,33 @@ def open_page(**params) -> AppTest:
     return at
 
 
+def components(at) -> dict[str, dict]:
+    """The data of every stepper on the page, by key (st_stepper, st_main, st_head_0, st_panel_link, ...)."""
+    return {e.proto.id.split("-")[-1]: json.loads(e.proto.json) for e in at.get("bidi_component")}
+
+
 def timestep(at) -> int:
-    heading = [m.value for m in at.markdown if m.value.startswith("### t = ")]
-    assert len(heading) == 1
-    (slider,) = [s for s in at.slider if s.label == "Timestep t"]
-    assert slider.value == int(heading[0].split()[3])
-    return slider.value
+    """The page's t (the URL's), checked against its session state."""
+    t = int(at.query_params["t"])
+    assert at.session_state["st_t"] == t
+    return t
 
 
-def charts(at) -> dict[str, dict]:
-    """{key the page gave the chart: its figure}"""
-    out = {}
-    for c in at.get("plotly_chart"):
-        key = next((k for k in (*DNC_PANELS, *(f"fig_addr_{i}" for i in range(4)), "fig_seq", "fig_mem", "fig_vec")
-                    if c.proto.id.endswith(k)), c.proto.id)
-        out[key] = json.loads(c.proto.spec)
-    return out
+def views(at) -> dict[str, dict]:
+    """Every view the browser draws, by name (sequence, memory, dnc:link, addressing:read 1, ...)."""
+    return {cell["name"]: cell["view"] for data in components(at).values() for row in data["rows"]
+            for cell in row["cells"] if cell and "view" in cell}
+
+
+def report_t(at, t: int) -> None:
+    """What the browser sends when stepping stops at t: the main stepper's state {"t": t}."""
+    (main,) = [e for e in at.get("bidi_component") if e.proto.id.endswith("-st_stepper")]
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = main.proto.id
+    state.json_value = json.dumps({"t": t})
+    at._run(states)
+    assert not at.exception, at.exception
 
 
 def title(fig: dict) -> str:
@@ -115,54 +129,60 @@ def test_record_view_records_a_dnc_and_names_its_panels(preset_root):
 
 # ---- the page ---------------------------------------------------------------------------------------
 
-def test_choosing_a_dnc_and_moving_t_moves_every_dnc_panel():
+def test_choosing_a_dnc_sends_every_dnc_panel_moving_with_t():
     at = open_page()
     assert at.selectbox(key="st_preset").value == "copy"
     at.selectbox(key="st_preset").set_value("dnc-copy").run()
     assert not at.exception and not at.error and timestep(at) == 0
-    before = charts(at)
-    assert set(DNC_PANELS) <= set(before) and {"fig_addr_0", "fig_addr_1", "fig_addr_2"} <= set(before)
-    assert title(before["fig_dnc_link"]).startswith("Temporal links L at t = 0")
-    for _ in range(3):
-        at.button(key="st_next").click().run()
-    assert not at.exception and timestep(at) == 3 and at.query_params["t"] == "3"
-    assert at.query_params["preset"] == "dnc-copy"
-    after = charts(at)
-    assert title(after["fig_dnc_link"]).startswith("Temporal links L at t = 3")
-    assert title(after["fig_dnc_allocation"]).startswith("Step 3 ")
-    assert cursor_x(after["fig_dnc_allocation"]) == [3] and cursor_x(after["fig_dnc_read_modes"]) == [3, 3]
-    for key in (*DNC_PANELS, "fig_addr_0", "fig_addr_1", "fig_vec"):
-        assert before[key]["data"] != after[key]["data"], f"{key} did not change with t"
+    shown = views(at)
+    assert set(DNC_PANELS) <= set(shown)
+    assert {"addressing:write 1", "addressing:read 1", "addressing:read 2", "vectors", "memory"} <= set(shown)
+    assert title(client.figure_at(shown["dnc:link"], 0)).startswith("Temporal links L at t = 0")
+    at3 = {name: client.figure_at(v, 3) for name, v in shown.items()}
+    assert title(at3["dnc:link"]).startswith("Temporal links L at t = 3")
+    assert title(at3["dnc:allocation"]).startswith("Step 3 ")
+    assert cursor_x(at3["dnc:allocation"]) == [3] and cursor_x(at3["dnc:read_modes"]) == [3, 3]
+    for name in (*DNC_PANELS, "addressing:write 1", "addressing:read 1", "vectors"):
+        assert any(p["path"][:1] == ["data"] for p in shown[name]["patches"]), f"{name}'s data does not move with t"
+    # what each read stage uses at t, as text the browser shows
+    (modes,) = [c for c in components(at)["st_head_1"]["rows"][0]["cells"] if c and c["name"] == "read 1:read_weights"]
+    assert len(modes["values"]) == components(at)["st_stepper"]["ctl"]["last"] + 1 and modes["values"][0].startswith("backward ")
     # equations beside the pictures: every row of the write head's table, the link update, code lines
     latex = [e.value for e in at.latex]
     assert any("L_t[i, j]" in x for x in latex) and any(r"\psi_t" in x for x in latex)
     assert any("allocation(u)" in c.value for c in at.code)
-    next(s for s in at.slider if s.label == "Timestep t").set_value(8).run()
-    assert not at.exception and timestep(at) == 8
-    assert title(charts(at)["fig_dnc_link"]).startswith("Temporal links L at t = 8")
+    report_t(at, 8)                                   # the browser stopped stepping at t = 8
+    assert timestep(at) == 8 and at.query_params["t"] == "8" and at.query_params["preset"] == "dnc-copy"
 
 
 def test_a_sparse_dnc_shows_its_own_panels_without_free_gates():
     at = open_page(preset="sdnc-copy", seed=2, length=3, t=4)
     assert not at.exception and not at.error and not at.warning and timestep(at) == 4
-    shown = charts(at)
-    assert {"fig_dnc_allocation", "fig_dnc_link", "fig_dnc_read_modes"} <= set(shown)
-    assert "fig_dnc_free_gates" not in shown
-    assert "least recently used" in title(shown["fig_dnc_allocation"])
+    assert components(at)["st_stepper"]["ctl"]["t"] == 4                   # the browser opens there
+    shown = views(at)
+    assert {"dnc:allocation", "dnc:link", "dnc:read_modes"} <= set(shown)
+    assert "dnc:free_gates" not in shown
+    assert "least recently used" in title(client.figure_at(shown["dnc:allocation"], 4))
     assert any("least recently used slot" in c.value for c in at.caption)
-    at.button(key="st_prev").click().run()
-    assert not at.exception and timestep(at) == 3
-    assert title(charts(at)["fig_dnc_link"]).startswith("Temporal links L at t = 3")
+    report_t(at, 3)
+    assert timestep(at) == 3
 
 
-def test_a_shared_dnc_link_restores_the_view_and_teacher_mode_enlarges_it():
+def test_a_shared_dnc_link_restores_the_view_and_teacher_mode_is_the_lecture_layout():
     at = open_page(preset="dnc-copy", seed=5, length=3, t=2, teacher=1)
     assert at.selectbox(key="st_preset").value == "dnc-copy" and timestep(at) == 2
     assert not at.code and not at.exception                          # teacher mode: no code
+    # one head's stages at a time, chosen by a selector; the write head first
+    assert at.session_state["st_head"] == "write 1" and "st_head_0" in components(at)
+    assert not {"st_head_1", "st_head_2"} & set(components(at))
+    at.session_state["st_head"] = "read 2"
+    at.run()
+    assert "st_head_2" in components(at) and "st_head_0" not in components(at) and timestep(at) == 2
     normal = open_page(preset="dnc-copy", seed=5, length=3, t=2)
-    big, small = charts(at)["fig_dnc_link"], charts(normal)["fig_dnc_link"]
+    big, small = views(at)["dnc:link"]["figure"], views(normal)["dnc:link"]["figure"]
     assert big["layout"]["height"] > small["layout"]["height"] and normal.code
     assert big["data"][0]["z"] == small["data"][0]["z"]
+    assert components(at)["st_main"]["rows"][0]["height"] > 0                # sized to fit one screen
 
 
 def test_lstm_presets_are_still_not_offered():

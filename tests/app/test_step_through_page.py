@@ -1,5 +1,10 @@
-"""The Step-through page (AppTest): choose a preset and an input, step through time, share the view
-by URL, and get a clear message (never a crash) for broken presets and bad links.
+"""The Step-through page (AppTest): choose a preset and an input, hand every view to the stepper (which
+moves t in the browser), follow the t the browser reports back, share the view by URL, and get a clear
+message (never a crash) for broken presets and bad links.
+
+The stepper itself runs in the browser (tests/browser/test_explorer_browser.py). Here it is read as
+the data the page gives it (``stepper``, ``views``), and a step is what the browser sends once
+stepping stops: the component's state ``{"t": ...}`` (``report_t``).
 
 Presets are tiny untrained models made here: NTM_EXPLORER_PRESETS points the page at a temporary
 presets folder instead of presets/, and NTM_EXPLORER_DATA at a temporary data folder.
@@ -7,17 +12,18 @@ presets folder instead of presets/, and NTM_EXPLORER_DATA at a temporary data fo
 
 import json
 import re
-import time
 
 import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from ntm.figures import client
 from ntm.io import ROOT
 from ntm.model import NTM, LSTMBaseline, LSTMConfig, NTMConfig
 from ntm.presets import save_preset
 from ntm.tasks import make_task
+from ntm.trace import NTM_STAGES
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -68,40 +74,47 @@ def open_page(**params) -> AppTest:
     return at
 
 
+def components(at) -> dict[str, dict]:
+    """The data of every stepper on the page, by key (st_stepper, st_head_0, ..., st_vectors)."""
+    return {e.proto.id.split("-")[-1]: json.loads(e.proto.json) for e in at.get("bidi_component")}
+
+
+def stepper(at) -> dict:
+    return components(at)["st_stepper"]
+
+
 def timestep(at) -> int:
-    """The t the page shows: its heading, checked against the slider."""
-    heading = [m.value for m in at.markdown if m.value.startswith("### t = ")]
-    assert len(heading) == 1
-    t = int(heading[0].split()[3])
-    assert slider(at).value == t
+    """The page's t (the URL's), checked against its session state."""
+    t = int(at.query_params["t"])
+    assert at.session_state["st_t"] == t
     return t
 
 
-def slider(at):
-    (found,) = [s for s in at.slider if s.label == "Timestep t"]
-    return found
+def views(at) -> dict[str, dict]:
+    """Every view the browser draws, by name (sequence, memory, ..., addressing:read 1, vectors)."""
+    out = {}
+    for data in components(at).values():
+        for row in data["rows"]:
+            for cell in row["cells"]:
+                if cell and "view" in cell:
+                    out[cell["name"]] = cell["view"]
+    return out
 
 
-def charts(at) -> dict[str, dict]:
-    return {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
-
-
-def chart(at, key: str) -> dict:
-    for c in at.get("plotly_chart"):
-        if key in c.proto.id:
-            return json.loads(c.proto.spec)
-    raise AssertionError(f"no chart {key}; charts: {list(charts(at))}")
+def report_t(at, t: int) -> None:
+    """What the browser sends when stepping stops at t: the main stepper's state {"t": t}."""
+    (main,) = [e for e in at.get("bidi_component") if e.proto.id.endswith("-st_stepper")]
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = main.proto.id
+    state.json_value = json.dumps({"t": t})
+    at._run(states)
+    assert not at.exception, at.exception
 
 
 def decode(arr) -> np.ndarray:
     """Plotly's JSON array, plain or base64-typed ({"dtype", "bdata", "shape"})."""
-    if isinstance(arr, dict):
-        import base64
-        out = np.frombuffer(base64.b64decode(arr["bdata"]), dtype=np.dtype(arr["dtype"]))
-        if "shape" in arr:
-            out = out.reshape([int(s) for s in str(arr["shape"]).split(",")])
-        return out
-    return np.asarray(arr)
+    return np.asarray(client.decode(arr))
 
 
 def cursor_x(fig: dict) -> float:
@@ -116,77 +129,73 @@ def messages(at, kind: str) -> str:
 
 # ---- stepping ---------------------------------------------------------------------------------
 
-def test_default_preset_steps_forward_and_back_with_every_panel_following():
+def test_every_view_goes_to_the_browser_once_with_what_changes_with_t():
     at = open_page()
     assert at.selectbox(key="st_preset").value == "copy"
     assert timestep(at) == 0
-    before = charts(at)
-    assert len(before) >= 8      # sequences, memory, change, weights over time, 2 heads, shifts, vectors
-    for _ in range(3):
-        at.button(key="st_next").click().run()
-    assert timestep(at) == 3 and at.query_params["t"] == "3"
-    after = charts(at)
-    assert cursor_x(chart(at, "fig_seq")) == 3 and cursor_x(chart(at, "fig_wot")) == 3
-    for key in ("fig_mem", "fig_dmem", "fig_addr_0", "fig_addr_1", "fig_vec"):
-        old = next(v for k, v in before.items() if key in k)
-        new = next(v for k, v in after.items() if key in k)
-        assert old["data"] != new["data"], f"{key} did not change with t"
-    at.button(key="st_prev").click().run()
-    assert timestep(at) == 2
-    at.button(key="st_last").click().run()
+    data = stepper(at)
     last = 2 * 10 + 1 - 1                       # default length 10: T = 2L + 1
-    assert timestep(at) == last and at.button(key="st_next").disabled and at.button(key="st_last").disabled
-    at.button(key="st_first").click().run()
-    assert timestep(at) == 0 and at.button(key="st_prev").disabled
-    slider(at).set_value(7).run()
-    assert timestep(at) == 7
+    assert data["controls"] and data["ctl"]["last"] == last and len(data["captions"]) == last + 1
+    assert data["captions"][0].startswith(f"of {last} · input phase")
+    assert data["plotly"].endswith("/plotly.min.js") and "://" not in data["plotly"]   # served by this app
+    shown = views(at)
+    assert set(shown) == {"sequence", "memory", "memory_change", "weights", "addressing:read 1",
+                          "addressing:write 1", "read 1:shifted", "write 1:shifted", "vectors"}
+    assert cursor_x(client.figure_at(shown["sequence"], 3)) == 3
+    assert cursor_x(client.figure_at(shown["weights"], 3)) == 3
+    for name in ("memory", "memory_change", "addressing:read 1", "addressing:write 1", "vectors"):
+        before, after = client.figure_at(shown[name], 0), client.figure_at(shown[name], 3)
+        drawn = lambda fig: [np.asarray(d["z"] if "z" in d else d["y"]) for d in fig["data"]]   # noqa: E731
+        assert not all(np.array_equal(a, b) for a, b in zip(drawn(before), drawn(after))), f"{name} is still"
+    parameters = components(at)["st_head_1"]["rows"][0]["cells"]       # what each stage uses at t
+    assert [c["label"] for c in parameters] == [stage.parameter.title for stage in NTM_STAGES]
+    assert len(parameters[0]["values"]) == last + 1 and "view" in parameters[2]
+
+
+def test_the_t_the_browser_reports_goes_into_the_url_without_moving_the_browser():
+    at = open_page()
+    ctl = stepper(at)["ctl"]
+    assert ctl["t"] == 0
+    report_t(at, 3)
+    assert timestep(at) == 3 and at.query_params["t"] == "3"
+    assert stepper(at)["ctl"] == ctl            # same data: the browser keeps its own t (it may be further on)
+    report_t(at, 99)                            # not a t of this run: ignored
+    assert timestep(at) == 3
+    at.number_input(key="st_seed").set_value(4).run()   # another input keeps t, and the browser is told
+    assert timestep(at) == 3 and at.query_params["seed"] == "4"
+    assert stepper(at)["ctl"]["t"] == 3 and stepper(at)["ctl"]["trace"] != ctl["trace"]
+    at.number_input(key="st_length").set_value(1).run()  # a shorter run: t is clamped, the browser follows
+    assert timestep(at) == 2 and stepper(at)["ctl"]["version"] > ctl["version"]
+    assert stepper(at)["ctl"]["t"] == 2 and stepper(at)["ctl"]["last"] == 2
 
 
 def test_changing_preset_seed_and_length_recomputes_the_trace():
     at = open_page()
-    seq0 = chart(at, "fig_seq")
+    seq0 = views(at)["sequence"]["figure"]["data"][0]
+    trace0 = stepper(at)["ctl"]["trace"]
     at.number_input(key="st_seed").set_value(5).run()
-    assert chart(at, "fig_seq")["data"][0] != seq0["data"][0]
+    assert views(at)["sequence"]["figure"]["data"][0] != seq0 and stepper(at)["ctl"]["trace"] != trace0
     at.number_input(key="st_length").set_value(3).run()
-    assert slider(at).max == 6
+    assert stepper(at)["ctl"]["last"] == 6
     at.selectbox(key="st_preset").set_value("repeat").run()
     assert not at.exception and not at.error
-    assert len(chart(at, "fig_wot")["data"]) == 3          # read 1, read 2, write 1
+    assert len(views(at)["weights"]["figure"]["data"]) == 3          # read 1, read 2, write 1
+    assert {"st_head_0", "st_head_1", "st_head_2"} <= set(components(at))
     assert at.query_params["preset"] == "repeat" and at.query_params["seed"] == "5"
 
 
 def test_figures_hold_the_trace_values_on_fixed_scales():
     at = open_page(seed=2, length=4, t=5)
-    seq = chart(at, "fig_seq")
+    seq = views(at)["sequence"]["figure"]
     inputs = decode(seq["data"][0]["z"])
     assert inputs.shape == (5, 9) and set(np.unique(inputs)) <= {0.0, 1.0}
     assert seq["layout"]["coloraxis"]["cmin"] == 0 and seq["layout"]["coloraxis"]["cmax"] == 1
-    mem = chart(at, "fig_mem")["data"][0]
+    mem = views(at)["memory"]["figure"]["data"][0]
     assert mem["zmin"] == -mem["zmax"] and "hovertemplate" in mem
-    addr = chart(at, "fig_addr_0")
+    addr = client.figure_at(views(at)["addressing:read 1"], 5)
     assert addr["layout"]["yaxis"]["range"] == [0, 1]
     weights = decode(addr["data"][-1]["y"])
     assert abs(float(weights.sum()) - 1) < 1e-5
-
-
-def test_play_advances_one_step_per_tick_and_pause_stops():
-    at = open_page(length=2)
-    at.button(key="st_play").click().run()
-    assert at.session_state["st_playing"] and timestep(at) == 0
-    at.session_state["st_last_tick"] = time.monotonic() + 3600   # the interval has not passed yet
-    at.run()                                    # a tick before the interval has passed: no step
-    assert timestep(at) == 0
-    at.session_state["st_last_tick"] = 0.0      # the interval has passed since the last step
-    at.run()                                    # the fragment's timer tick
-    assert timestep(at) == 1
-    at.button(key="st_play").click().run()      # pause
-    assert not at.session_state["st_playing"]
-    at.session_state["st_last_tick"] = 0.0
-    at.run()
-    assert timestep(at) == 1
-    at.button(key="st_last").click().run()
-    at.button(key="st_play").click().run()      # at the end, play starts over
-    assert timestep(at) == 0
 
 
 def test_download_and_step_time_are_there():
@@ -201,7 +210,7 @@ def test_a_shared_link_restores_the_view():
     at = open_page(preset="repeat", seed=7, length=3, t=4)
     assert at.selectbox(key="st_preset").value == "repeat"
     assert at.number_input(key="st_seed").value == 7 and at.number_input(key="st_length").value == 3
-    assert timestep(at) == 4
+    assert timestep(at) == 4 and stepper(at)["ctl"]["t"] == 4        # the browser opens there
     assert not at.warning
     assert {"preset": "repeat", "seed": "7", "length": "3", "t": "4"}.items() <= dict(at.query_params).items()
 
@@ -209,7 +218,7 @@ def test_a_shared_link_restores_the_view():
 def test_own_bits_from_a_link_drive_the_input():
     at = open_page(bits="1010.0110.1111", t=2)
     assert at.radio(key="st_source").value == "bits"
-    seq = chart(at, "fig_seq")
+    seq = views(at)["sequence"]["figure"]
     inputs = decode(seq["data"][0]["z"]).T           # [T, X]
     assert inputs.shape[0] == 7
     np.testing.assert_array_equal(inputs[:3, :4], [[1, 0, 1, 0], [0, 1, 1, 0], [1, 1, 1, 1]])
@@ -235,7 +244,7 @@ def test_bad_link_parameters_warn_and_fall_back(params, expected):
     at = open_page(**params)
     assert expected in messages(at, "warning"), messages(at, "warning")
     assert not at.error
-    assert timestep(at) == 0 and at.get("plotly_chart")
+    assert timestep(at) == 0 and views(at)
 
 
 # ---- editing the input ------------------------------------------------------------------------
@@ -307,7 +316,8 @@ def test_teacher_mode_hides_advanced_controls_and_enlarges_figures():
     assert teacher.toggle(key="teacher").value
     assert not teacher.download_button and not teacher.code and not teacher.get("radio")
     assert normal.download_button and normal.code
-    assert chart(teacher, "fig_mem")["layout"]["height"] > chart(normal, "fig_mem")["layout"]["height"]
+    height = lambda at: views(at)["memory"]["figure"]["layout"]["height"]   # noqa: E731
+    assert height(teacher) > height(normal) and stepper(teacher)["teacher"] and not stepper(normal)["teacher"]
     assert teacher.query_params["teacher"] == "1"
     teacher.toggle(key="teacher").set_value(False).run()
     assert "teacher" not in teacher.query_params and teacher.download_button
@@ -315,13 +325,13 @@ def test_teacher_mode_hides_advanced_controls_and_enlarges_figures():
 
 def test_a_link_from_another_page_opens_its_preset_even_after_a_visit():
     at = open_page()
-    at.button(key="st_next").click().run()
+    report_t(at, 1)
     at.switch_page("pages/home.py").run()
     at.query_params.clear()
     at.query_params["preset"] = "repeat"           # e.g. the Train page's "Step through <preset>" link
     at.switch_page("pages/step_through.py").run()
     assert at.selectbox(key="st_preset").value == "repeat" and timestep(at) == 0
-    at.button(key="st_next").click().run()
+    report_t(at, 1)
     assert at.selectbox(key="st_preset").value == "repeat" and timestep(at) == 1
     at.switch_page("pages/home.py").run()
     at.query_params.clear()                         # the sidebar navigation: no parameters

@@ -1,5 +1,6 @@
-"""In a real browser (Debian's Chromium through Playwright): step through a run, see the heatmaps
-drawn, reopen the shared link, use the addressing lab, and never leave 127.0.0.1."""
+"""In a real browser (Debian's Chromium through Playwright): step through a run with the buttons and
+the keys (every view follows t, in the browser), play and pause, see the heatmaps drawn, reopen the
+shared link, use the addressing lab, and never leave 127.0.0.1."""
 
 import io
 import re
@@ -10,15 +11,16 @@ import torch
 from PIL import Image
 from playwright.sync_api import expect
 
+from ntm import step_view as sv
 from ntm.model import NTM, NTMConfig
-from ntm.presets import save_preset
+from ntm.presets import load_preset, save_preset
 from ntm.tasks import make_task
 from ntm.trace import Trace
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
 PRESET = "explorer-test-copy"
-WAIT = 60_000          # ms; a cold first run loads torch and the model
+WAIT = 120_000        # ms; a cold first run records the trace and draws every view at every t, on a busy machine
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +46,35 @@ def shown_t(page) -> int:
 
 
 def wait_for_t(page, t: int) -> None:
+    """The heading and the slider say t, and every view (data-ntm-view) has been drawn at t."""
     page.get_by_role("heading", name=re.compile(rf"^t = {t} ")).wait_for(timeout=WAIT)
     expect(page.get_by_role("slider", name="Timestep t")).to_have_value(str(t), timeout=WAIT)
+    page.wait_for_function("""t => { const views = [...document.querySelectorAll('[data-ntm-view]')];
+        return views.length >= 9 && views.every(v => v.dataset.t === String(t)); }""", arg=t, timeout=WAIT)
+
+
+def drawn(page, name: str) -> dict:
+    """What the view's Plotly graph holds and shows: its title (in the layout and on screen), panel
+    titles, cursor(s) (in the layout, and the drawn rectangle's left edge in pixels), its first
+    trace's values, and the t it shows."""
+    return page.evaluate("""name => {
+        const gd = document.querySelector(`.ntm-plot[data-ntm-view="${name}"]`);
+        const cursors = (gd.layout.shapes || []).map((s, i) => [s, i]).filter(([s]) => s.name === 'cursor');
+        const first = gd.data[0];
+        const values = first.z ? Array.from(first.z, row => Array.from(row)) : Array.from(first.y);
+        return {
+          t: Number(gd.dataset.t), title: gd.layout.title.text, shownTitle: gd.querySelector('.gtitle').textContent,
+          annotations: [...gd.querySelectorAll('.annotation-text')].map(a => a.textContent),
+          cursors: cursors.map(([s]) => (s.x0 + s.x1) / 2),
+          cursorPx: cursors.map(([, i]) => Number(/^M([-\\d.e]+)/.exec(
+              gd.querySelector(`.shapelayer path[data-index="${i}"]`).getAttribute('d'))[1])),
+          values };
+    }""", name)
+
+
+def url_t(page) -> str | None:
+    found = re.search(r"[?&]t=(\d+)", page.url)
+    return found[1] if found else None
 
 
 def not_blank(png: bytes) -> bool:
@@ -57,7 +86,13 @@ def not_blank(png: bytes) -> bool:
 
 
 def charts(page):
+    """Figures drawn by st.plotly_chart (the Addressing lab)."""
     return page.locator("[data-testid='stPlotlyChart']")
+
+
+def stepper_plots(page):
+    """Figures drawn by the Step-through stepper (Plotly.js in the page)."""
+    return page.locator(".ntm-plot")
 
 
 def test_step_through_next_three_times_then_reopen_the_shared_link(server, page, browser):
@@ -83,10 +118,10 @@ def test_step_through_next_three_times_then_reopen_the_shared_link(server, page,
     # Heatmaps drawn, not blank: the sequences, the memory, its change, the weightings over time.
     page.locator(".heatmaplayer image").first.wait_for(timeout=WAIT)
     assert page.locator(".heatmaplayer").count() >= 4
-    sequences = charts(page).filter(has_text="Input, target and output")
+    sequences = stepper_plots(page).filter(has_text="Input, target and output")
     assert not_blank(sequences.screenshot())
-    assert not_blank(charts(page).filter(has_text="Read and write weightings over time").screenshot())
-    assert charts(page).filter(has_text="Memory M after step 3").count() == 1
+    assert not_blank(stepper_plots(page).filter(has_text="Weightings w over time").screenshot())
+    assert stepper_plots(page).filter(has_text="Memory M after step 3").count() == 1
 
     # The trace downloads as JSON that the library reads back.
     with page.expect_download(timeout=WAIT) as download:
@@ -108,6 +143,65 @@ def test_step_through_next_three_times_then_reopen_the_shared_link(server, page,
     other.get_by_text("Memory M after step 3").wait_for(timeout=WAIT)
     assert not [u for u in requests if not u.startswith((server.url, "data:", "blob:"))]
     other.context.close()
+
+
+@pytest.mark.timeout(600)
+def test_buttons_and_keys_move_every_view_in_the_browser_and_space_plays(server, page):
+    trace = sv.record_view(load_preset(server.data_dir / "presets" / PRESET), sv.View(PRESET, 3, 6))
+    last = trace.steps - 1
+    page.goto(f"{server.url}/step-through?preset={PRESET}&seed=3&length=6&t=2")
+    wait_for_t(page, 2)
+    before = {name: drawn(page, name) for name in ("sequence", "weights")}
+
+    page.get_by_role("button", name="Next").click()
+    wait_for_t(page, 3)
+    write = trace.head("write 1")
+    memory, addressing = drawn(page, "memory"), drawn(page, "addressing:write 1")
+    np.testing.assert_array_equal(np.asarray(memory["values"], dtype=np.float32), trace.memory[4])
+    assert memory["title"] == memory["shownTitle"] == "Memory M after step 3"
+    np.testing.assert_array_equal(np.asarray(addressing["values"], dtype=np.float32), write.content[3])
+    assert addressing["shownTitle"] == "write 1: addressing at t = 3"
+    assert addressing["annotations"][0] == f"wᶜ  content · β = {write.beta[3]:.4g}"
+    for name in ("sequence", "weights"):                 # the cursors moved, in the layout and on screen
+        now = drawn(page, name)
+        assert now["cursors"] == [3] * len(now["cursors"]) and before[name]["cursors"] == [2] * len(now["cursors"])
+        assert all(a > b for a, b in zip(now["cursorPx"], before[name]["cursorPx"]))
+    assert page.locator('[data-ntm-view="write 1:content"]').inner_text() == f"{write.beta[3]:.4g}"
+    np.testing.assert_array_equal(np.asarray(drawn(page, "vectors")["values"], dtype=np.float32),
+                                  trace.head("read 1").read[3])
+
+    page.mouse.click(5, 5)                               # the page has the focus, no field does
+    for key, t in (("ArrowRight", 4), ("PageDown", 5), ("PageUp", 4), ("ArrowLeft", 3), ("End", last),
+                   ("Home", 0)):
+        page.keyboard.press(key)
+        wait_for_t(page, t)
+    expect(page).to_have_url(re.compile(r"[?&]t=0(&|$)"), timeout=WAIT)
+    page.get_by_role("spinbutton", name="Seed").focus()  # keys typed into a field are the field's
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("End")
+    page.mouse.click(5, 5)
+    page.keyboard.press("ArrowRight")
+    wait_for_t(page, 1)                                  # one step from 0, not from the end
+
+    page.get_by_role("combobox", name="Play speed").select_option("8")
+    page.mouse.click(5, 5)
+    page.keyboard.press(" ")                             # Space plays...
+    expect(page.get_by_role("button", name="Pause")).to_be_visible(timeout=WAIT)
+    page.wait_for_function("() => Number(document.querySelector('.ntm-heading').dataset.t) >= 4", timeout=WAIT)
+    page.keyboard.press(" ")                             # ...and pauses on the step shown
+    expect(page.get_by_role("button", name="Play")).to_be_visible(timeout=WAIT)
+    paused = shown_t(page)
+    assert 4 <= paused < last
+    wait_for_t(page, paused)
+    # Once stepping stops the browser reports t and Python writes it into the URL (the stepper's
+    # data comes back with it): the page still shows the t it paused on, and the URL reopens there.
+    page.wait_for_function("t => window.__ntmStepper.known === t", arg=paused, timeout=WAIT)
+    expect(page).to_have_url(re.compile(rf"[?&]t={paused}(&|$)"), timeout=WAIT)
+    assert shown_t(page) == paused and url_t(page) == str(paused)
+    page.reload()
+    wait_for_t(page, paused)
+    only_local(page, server)
+    assert any(u.startswith(server.url) and u.endswith("/plotly.min.js") for u in page.requests_seen)
 
 
 def test_a_shared_link_with_teacher_mode_and_own_bits(server, page):
@@ -136,6 +230,7 @@ def test_addressing_lab_recomputes_live(server, page):
     page.get_by_text("sharpened weighting w").wait_for(timeout=WAIT)
     assert charts(page).count() == 7
     assert page.locator(".katex").count() >= 5                           # every stage's equation
+    page.get_by_text("The code that computes it").first.click()          # folded away: open one
     page.get_by_text("ntm/addressing.py:").first.wait_for(timeout=WAIT)  # and its library lines
     before = charts(page).filter(has_text="sharpened weighting w").screenshot()
     gamma = page.get_by_role("slider", name="γ, sharpening")
