@@ -44,6 +44,10 @@ TEACHER_CSS = """<style>
 .stMainBlockContainer [data-testid='stMetricLabel'] [data-testid='stMarkdownContainer'] p {font-size: 1.1rem;}
 .stMainBlockContainer [data-testid='stMetricValue'] [data-testid='stMarkdownContainer'],
 .stMainBlockContainer [data-testid='stMetricValue'] p {overflow: visible; text-overflow: clip; white-space: normal;}
+</style>"""
+# Always: button labels wrap instead of being cut to "F…", and an equation wider than its column
+# scrolls inside it instead of being clipped at the column's edge.
+BASE_CSS = """<style>
 .stMainBlockContainer button [data-testid='stMarkdownContainer'],
 .stMainBlockContainer button [data-testid='stMarkdownContainer'] p {overflow: visible; text-overflow: clip;
   white-space: normal; overflow-wrap: normal; word-break: keep-all;}
@@ -64,13 +68,13 @@ def teacher_from_url() -> bool:
 
 def teacher_toggle() -> None:
     """Sidebar toggle; its state is written back to the URL. Teacher mode enlarges text and metric
-    values, lets button labels wrap rather than truncate and wide equations scroll in their column."""
+    values; in both modes button labels wrap rather than truncate and wide equations scroll."""
     st.sidebar.toggle("Teacher mode", key=TEACHER_KEY,
                       help="Hides advanced controls and enlarges figures for projecting in class. "
                            "The sidebar starts collapsed; its arrow at the top left opens it again.")
+    st.html(BASE_CSS + (TEACHER_CSS if st.session_state[TEACHER_KEY] else ""))
     if st.session_state[TEACHER_KEY]:
         st.query_params[TEACHER_KEY] = "1"
-        st.html(TEACHER_CSS)
     elif TEACHER_KEY in st.query_params:
         del st.query_params[TEACHER_KEY]
 

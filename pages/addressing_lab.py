@@ -38,7 +38,7 @@ def _apply(state: lab.LabState) -> None:
     ss = st.session_state
     ss.update({K + "n": state.slots, K + "m": state.width, K + "seed": state.seed, K + "beta": state.beta,
                K + "g": state.g, K + "gamma": state.gamma, K + "key_slot": state.key_slot,
-               K + "prev_kind": "uniform" if state.previous is None else "focused on one slot",
+               K + "prev_kind": "uniform" if state.previous is None else "one slot",
                K + "prev_slot": state.previous or 0, K + "edit_memory": False})
     ss.update({k: float(v) for k, v in zip(SHIFT_KEYS, state.shift)})
     ss.update({f"{K}key_{j}": round(float(v), 3) for j, v in enumerate(state.key_vector())})
@@ -124,11 +124,11 @@ with controls.container(key=K + "controls"):
     st.slider(PARAMETERS["beta"].title, *lab.LIMITS["beta"], step=0.1, key=K + "beta", **KEEP)
     st.slider(PARAMETERS["g"].title, *lab.LIMITS["g"], step=0.01, key=K + "g", **KEEP)
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
-    prev_kind = c1.selectbox("Previous weighting", ["focused on one slot", "uniform"], key=K + "prev_kind", **KEEP)
+    prev_kind = c1.selectbox("Previous weighting", ["one slot", "uniform"], key=K + "prev_kind", **KEEP)
     n = int(st.session_state[K + "n"])
     st.session_state[K + "prev_slot"] = min(int(st.session_state.get(K + "prev_slot", 0)), n - 1)
     focus = int(c2.number_input("on slot", 0, n - 1, key=K + "prev_slot", **KEEP)) \
-        if prev_kind == "focused on one slot" else None
+        if prev_kind == "one slot" else None
     st.caption("Shift kernel s over offsets −1, 0, +1 (normalised to sum to 1)")
     sc = st.columns(3)
     raw = [col.number_input(label, *lab.LIMITS["s"], step=0.05, key=key, **KEEP)
@@ -159,9 +159,8 @@ with controls.container(key=K + "controls"):
         st.session_state[K + "key_slot"] = min(int(st.session_state.get(K + "key_slot", 2)), n - 1)
         if any(f"{K}key_{j}" not in st.session_state for j in range(m)):
             _key_from_slot(memory)
-        c1, c2 = st.columns(2, vertical_alignment="bottom")
-        c1.selectbox("Slot to copy", range(n), key=K + "key_slot", format_func=lambda i: f"slot {i}")
-        c2.button("Copy into key", key=K + "copy_key", on_click=_key_from_slot, args=(memory,),
+        st.selectbox("Slot to copy into the key", range(n), key=K + "key_slot", format_func=lambda i: f"slot {i}")
+        st.button("Copy into key", key=K + "copy_key", on_click=_key_from_slot, args=(memory,),
                   help="Set the key to the chosen slot's content: content addressing then focuses there.")
         cols = st.columns(min(m, 2))
         key = np.array([cols[j % len(cols)].number_input(f"k[{j}]", step=0.1, format="%.3f", key=f"{K}key_{j}")
