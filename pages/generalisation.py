@@ -1,8 +1,9 @@
 """Generalisation: an NTM, a DNC and an LSTM trained on the same task, tested on longer sequences.
 
 Presets → ``ntm.evaluation.evaluate`` at each length (cached per preset, length, sequences and
-seed) → ``ntm.training_figures.generalisation_figure``; one long example through both models
-→ ``examples_figure``.
+seed) → ``ntm.figures.training.generalisation_figure``, redrawn after every length so the curves
+grow while the models run; few sequences at first (ready in seconds), **Refine** for more. One long
+example through every model → ``examples_figure``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ntm.presets import BundleError, catalogue, load_preset
 from pages._shared import page_link, plain
 
 DEFAULT_TASK = "copy"
+QUICK_SEQUENCES, REFINED_SEQUENCES = 20, 100     # sequences per length: the first look, then Refine
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -36,6 +38,21 @@ def example_cached(paths: tuple[tuple[str, tuple], ...], length: int, seed: int)
     return evaluation.example_outputs({p.name: p.model for p in presets}, presets[0].task, length, seed)
 
 
+def refine() -> None:
+    """on_click of Refine: more sequences per length, evaluated at once (the cached lengths stay)."""
+    st.session_state["gen_sequences"] = REFINED_SEQUENCES
+    st.session_state["gen_refine"] = True
+
+
+def draw_curves(slot, fresh: dict, as_trained: dict, figure_args: dict, key: str) -> None:
+    """The comparison so far (``fresh``: label -> rows evaluated) beside the tables saved at training."""
+    series = {**fresh, **as_trained}
+    if series:
+        slot.plotly_chart(generalisation_figure(series, dashed=as_trained, **figure_args,
+                                                same_color={k: k.removesuffix(" (as trained)") for k in as_trained}),
+                          key=key)
+
+
 # The background panel is a fragment: its buttons rerun only the fragment, so their messages are
 # kept for it to draw (a flash would wait for the next full run).
 def start_background(models: dict, lengths: list[int], sequences: int, seed: int) -> None:
@@ -50,11 +67,14 @@ def cancel_background(eid: str) -> None:
 
 
 @st.fragment(run_every=2.0)
-def background_panel(models: dict, lengths: list[int], sequences: int, seed: int) -> None:
-    """The background evaluation of this request: a start button, its progress, or its outcome."""
+def background_panel(models: dict, lengths: list[int], sequences: int, seed: int, as_trained: dict,
+                     figure_args: dict) -> None:
+    """The background evaluation of this request: a start button, its progress and the curves so far,
+    or its outcome."""
     found = evaluations.find_evaluation(models, lengths, sequences, seed)
     if "gen_background_error" in st.session_state:
         st.error(plain(st.session_state.pop("gen_background_error"), 600))
+    partial = {}
     if found is None or found.state in ("cancelled", "failed", "interrupted"):
         if found is not None:
             why = f" ({found.message})" if found.message and found.message != found.state else ""
@@ -62,14 +82,17 @@ def background_panel(models: dict, lengths: list[int], sequences: int, seed: int
                              f"It can be started again; the results it finished are not drawn.", 400))
         st.button("Evaluate in the background", type="primary", icon=":material/schedule:", key="gen_background",
                   on_click=start_background, args=(models, lengths, sequences, seed))
-        return
-    if found.active:
-        c_bar, c_cancel = st.columns([5, 1])
-        c_bar.progress(found.fraction, text=f"Evaluating in the background: {found.done} of {found.total} done…")
-        c_cancel.button("Cancel", key="gen_background_cancel", on_click=cancel_background, args=(found.id,))
-    elif found.state == "done" and st.session_state.get("gen_background_shown") != found.id:
-        st.session_state["gen_background_shown"] = found.id
-        st.rerun()                                      # draw its results in the page's curves
+    else:
+        partial = {label: rows for label, rows in found.results.items() if label in models}
+        if found.active:
+            c_bar, c_cancel = st.columns([5, 1])
+            c_bar.progress(found.fraction, text=f"Evaluating in the background: {found.done} of {found.total} "
+                                                f"done (drawn as they come)…")
+            c_cancel.button("Cancel", key="gen_background_cancel", on_click=cancel_background, args=(found.id,))
+        elif st.session_state.get("gen_background_shown") != found.id:
+            st.session_state["gen_background_shown"] = found.id
+            st.rerun()                                  # the page's table of the results
+    draw_curves(st.container(), partial, as_trained, figure_args, key="gen_curves")
 
 
 st.title("Generalisation")
@@ -127,8 +150,8 @@ c_len, c_seq, c_seed, c_log = st.columns([3, 1, 1, 1])
 lengths_text = c_len.text_input(f"Test lengths ({length_name})", value=", ".join(map(str, proposed)),
                                 key=f"gen_lengths_{task}",
                                 help=f"Trained on {train_lo}–{train_hi}. Defaults stop where the smallest memory is full.")
-sequences = c_seq.number_input("Sequences per length", min_value=1, max_value=1000, value=100, step=10,
-                               key="gen_sequences")
+sequences = c_seq.number_input("Sequences per length", min_value=1, max_value=1000, value=QUICK_SEQUENCES,
+                               step=10, key="gen_sequences")
 seed = c_seed.number_input("Seed", min_value=0, max_value=2**31 - 1, value=1, step=1, key="gen_seed")
 log_y = c_log.toggle("Log scale", value=False, key="gen_log")
 try:
@@ -144,48 +167,52 @@ if limit is not None and lengths[-1] > limit:
 paths = tuple((str(e.path), e.stamp) for e, _ in chosen.values())
 models = {label: (str(e.path), e.stamp) for label, (e, _) in chosen.items()}
 request = (paths, tuple(lengths), int(sequences), int(seed))
+if st.session_state.pop("gen_refine", False):       # Refine asked for more sequences: evaluate them now
+    st.session_state["gen_request"] = request
 work = int(sequences) * sum(lengths)
+figure_args = dict(train_lengths=(train_lo, train_hi), length_name=length_name, log_y=log_y)
+as_trained = {f"{label} (as trained)": p.metrics.get("generalisation") or [] for label, (_, p) in chosen.items()}
+as_trained = {k: v for k, v in as_trained.items() if v}
+background = work > evaluation.MAX_WORK
+found = evaluations.find_evaluation(models, lengths, int(sequences), int(seed)) if background else None
+evaluating = not background and st.session_state.get("gen_request") == request
+if not background:
+    c_eval, c_refine = st.columns([1, 3])
+    if c_eval.button("Evaluate", type="primary", icon=":material/play_arrow:", key="gen_evaluate"):
+        st.session_state["gen_request"], evaluating = request, True
+    if evaluating and int(sequences) < REFINED_SEQUENCES and REFINED_SEQUENCES * sum(lengths) <= evaluation.MAX_WORK:
+        c_refine.button(f"Refine: {REFINED_SEQUENCES} sequences per length", icon=":material/tune:",
+                        key="gen_refine_button", on_click=refine,
+                        help=f"{int(sequences)} sequences per length give a first look in seconds; "
+                             f"{REFINED_SEQUENCES} give steadier averages.")
+if as_trained and (evaluating or (found is not None and found.results)) and \
+        not st.checkbox("Also show the tables saved when the presets were trained (dashed)", key="gen_show_trained"):
+    as_trained = {}
 fresh = {}
-if work > evaluation.MAX_WORK:
+if background:
     st.info(f"{int(sequences):,} sequences at these lengths is {work:,} sequence-steps per model, more than one "
             f"click evaluates while you wait ({evaluation.MAX_WORK:,}). It can run in the background: its "
-            f"progress shows here, and its results stay when you leave and come back.")
-    background_panel(models, lengths, int(sequences), int(seed))
-    found = evaluations.find_evaluation(models, lengths, int(sequences), int(seed))
+            f"results are drawn length by length as they come, and stay when you leave and come back.")
+    background_panel(models, lengths, int(sequences), int(seed), as_trained, figure_args)
     if found is not None and found.state == "done":
         fresh = {label: rows for label, rows in found.results.items() if label in chosen}
 else:
-    if st.button("Evaluate", type="primary", icon=":material/play_arrow:", key="gen_evaluate"):
-        st.session_state["gen_request"] = request
-    if st.session_state.get("gen_request") == request:
+    status, slot = st.empty(), st.empty()
+    if evaluating:
         total, done = len(chosen) * len(lengths), 0
-        bar = st.progress(0.0, text="Evaluating…")
-        for label, (entry, _) in chosen.items():
-            rows = []
-            for length in lengths:
-                bar.progress(done / total, text=f"Evaluating {label} at {length_name} {length} "
-                                                f"({done + 1} of {total})…")
-                rows.append(evaluate_cached(str(entry.path), entry.stamp, length, int(sequences), int(seed)))
+        fresh = {label: [] for label in chosen}
+        for length in lengths:                   # every model at one length, then the next: the curves grow
+            for label, (entry, _) in chosen.items():
+                status.progress(done / total, text=f"Evaluating {label} at {length_name} {length} "
+                                                   f"({done + 1} of {total})…")
+                fresh[label].append(evaluate_cached(str(entry.path), entry.stamp, length, int(sequences), int(seed)))
                 done += 1
-            fresh[label] = rows
-        bar.empty()
-
-# ---- the curves ----
-as_trained = {f"{label} (as trained)": p.metrics.get("generalisation") or []
-              for label, (_, p) in chosen.items()}
-as_trained = {k: v for k, v in as_trained.items() if v}
-if not fresh:
+            draw_curves(slot, fresh, as_trained, figure_args, key=f"gen_curves_{done}")
+        status.empty()
+    draw_curves(slot, fresh, as_trained, figure_args, key="gen_curves")
+if not fresh and not background:
     st.caption("Press **Evaluate** to test on these lengths." +
                (" Meanwhile, dashed: the tables saved when the presets were trained." if as_trained else ""))
-elif as_trained and not st.checkbox("Also show the tables saved when the presets were trained (dashed)",
-                                    key="gen_show_trained"):
-    as_trained = {}
-series = {**fresh, **as_trained}
-if series:
-    st.plotly_chart(generalisation_figure(series, train_lengths=(train_lo, train_hi), length_name=length_name,
-                                          log_y=log_y, dashed=as_trained,
-                                          same_color={k: k.removesuffix(" (as trained)") for k in as_trained}),
-                    key="gen_curves")
 if fresh:
     table = {length: {"length": length} for length in lengths}
     for label, rows in fresh.items():

@@ -3,10 +3,11 @@
 import json
 
 import numpy as np
+import pytest
 import plotly.graph_objects as go
 
 from ntm.figures.training import (LOG_FLOOR, bit_errors_of, curves_figure, examples_figure, format_duration,
-                                  generalisation_figure, sample_figure)
+                                  FLOOR_LABEL, generalisation_figure, moving_average, sample_figure)
 
 METRICS = [
     {"batches": 10, "sequences": 40, "loss": 0.69, "cost_bits": 30.0, "bit_errors": 15.0},
@@ -29,6 +30,31 @@ def test_curves_plot_loss_and_cost_against_sequences_seen():
     # loss on the left panel, cost and bit errors on the right
     assert by_name["loss"].xaxis == "x" and by_name["cost (bits)"].xaxis == "x2" == by_name["bit errors"].xaxis
     json.dumps(fig.to_plotly_json(), default=str)  # serialisable, as st.plotly_chart needs
+
+
+def test_curves_have_axis_titles_on_both_panels():
+    fig = curves_figure(METRICS)
+    assert fig.layout.yaxis.title.text == "nats per bit" and fig.layout.yaxis2.title.text == "bits per sequence"
+    assert fig.layout.xaxis.title.text == fig.layout.xaxis2.title.text == "sequences seen"
+
+
+def test_moving_average_is_trailing_and_starts_with_what_there_is():
+    assert moving_average([4, 2, 6, 0], 2) == [4, 3, 4, 3]
+    assert moving_average([4, 2, 6, 0], 3) == [4, 3, 4, pytest.approx(8 / 3)]
+    assert moving_average([4, 2, 6], 1) == [4, 2, 6] and moving_average([], 5) == []
+
+
+def test_smoothed_curves_draw_the_moving_average_over_the_faint_raw_values():
+    fig = curves_figure(METRICS, smooth=2)
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name["cost (bits)"].y) == [30.0, 25.0, 13.0]           # trailing mean of two reports
+    assert list(by_name["loss"].y) == pytest.approx([0.69, 0.595, 0.35])
+    assert list(by_name["bit errors"].y) == [15.0, 12.0, 5.25]
+    raw = by_name["cost (bits) (raw)"]
+    assert list(raw.y) == [30.0, 20.0, 6.0] and raw.opacity < 1 and raw.showlegend is False
+    assert "moving average over 2 reports" in fig.layout.title.text
+    # smooth <= 1 (the default) draws the raw values only
+    assert [t.name for t in curves_figure(METRICS, smooth=1).data] == ["loss", "cost (bits)", "bit errors"]
 
 
 def test_long_runs_are_thinned_to_a_drawable_curve_ending_at_the_latest_report():
@@ -98,6 +124,22 @@ def test_generalisation_log_axis_keeps_zeros_visible_with_true_hover_values():
     assert fig.layout.yaxis.type == "log"
     assert list(fig.data[0].y) == [LOG_FLOOR, 3.0]
     assert [c[0] for c in fig.data[0].customdata] == [0.0, 3.0]
+
+
+def test_generalisation_log_axis_marks_the_floor_zeros_are_drawn_on():
+    rows = [{"length": 10, "bit_errors": 0.0, "perfect": 1.0}, {"length": 20, "bit_errors": 0.5, "perfect": 0.5},
+            {"length": 80, "bit_errors": 250.0, "perfect": 0.0}]
+    fig = generalisation_figure({"NTM": rows}, log_y=True)
+    ntm, floor = fig.data
+    assert list(ntm.marker.symbol) == ["diamond-open", "circle", "circle"]       # the zero looks different
+    assert floor.name == FLOOR_LABEL and list(floor.y) == [LOG_FLOOR, LOG_FLOOR] and list(floor.x) == [10, 80]
+    assert floor.line.dash == "dot"
+    ticks = dict(zip(fig.layout.yaxis.tickvals, fig.layout.yaxis.ticktext))
+    assert ticks[LOG_FLOOR] == "0" and ticks[1.0] == "1" and ticks[1000.0] == "1000"
+    # no zero, no floor line; a linear axis draws zero as zero
+    assert len(generalisation_figure({"NTM": rows[1:]}, log_y=True).data) == 1
+    linear = generalisation_figure({"NTM": rows})
+    assert len(linear.data) == 1 and list(linear.data[0].y) == [0.0, 0.5, 250.0]
 
 
 def test_generalisation_without_rows_is_an_empty_message():

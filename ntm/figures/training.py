@@ -1,7 +1,9 @@
 """Figures for training and generalisation: plain data (metrics lines, sample and evaluation rows)
 in, Plotly figures out. Nothing here reads a trace or the library.
 
-    curves_figure(metrics)             metrics.jsonl lines -> loss and cost per sequence vs sequences seen
+    curves_figure(metrics, smooth=10)  metrics.jsonl lines -> loss and cost per sequence vs sequences seen
+                                       (optionally a trailing moving average over the last reports)
+    moving_average(values, window)     the trailing mean the smoothing uses
     sample_figure(sample)              sample.json -> target vs output heatmaps of the scored steps
     generalisation_figure(series)      {label: rows of evaluate()} -> bit errors per sequence vs length
     examples_figure(target, outputs)   one long example: target, then each model's output
@@ -22,6 +24,7 @@ from plotly.subplots import make_subplots
 HEATMAP_SCALE = "Greys"       # 0 = white, 1 = black: reads like the paper's bit plots
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 LOG_FLOOR = 1e-2              # where a zero lands on a log axis (a perfect length)
+FLOOR_LABEL = "◇ on this dotted line: 0 errors (a log axis has no zero)"
 MAX_CURVE_POINTS = 2000       # more metrics lines than this are thinned before drawing
 
 
@@ -46,30 +49,63 @@ def _empty(message: str, height: int = 260) -> go.Figure:
     return fig
 
 
-def curves_figure(metrics: Sequence[dict[str, Any]]) -> go.Figure:
+def moving_average(values: Sequence[float], window: int) -> list[float]:
+    """Trailing moving average: ``y_i = mean(v_j for j in max(0, i - window + 1) .. i)``.
+
+    The first values average over what there is so far, so the curve starts where the data starts
+    and never looks ahead (a point says what training had reached by then). ``window <= 1``: unchanged.
+    """
+    v = [float(x) for x in values]
+    if window <= 1 or not v:
+        return v
+    sums = np.concatenate([[0.0], np.cumsum(v)])
+    i = np.arange(1, len(v) + 1)
+    lo = np.maximum(i - window, 0)
+    return ((sums[i] - sums[lo]) / (i - lo)).tolist()
+
+
+def curves_figure(metrics: Sequence[dict[str, Any]], smooth: int = 0) -> go.Figure:
     """Training curves from metrics lines (``ntm.training``: sequences, loss, cost_bits, bit_errors).
 
     Left: loss, the mean binary cross-entropy per scored bit (nats) the optimiser minimises.
     Right: cost per sequence in bits (the paper's y-axis), with bit errors per sequence dotted.
+    ``smooth``: a window of reports; above 1 each curve is its trailing moving average
+    (``moving_average``) over that many reports, drawn over the raw values shown faint.
     """
     if not metrics:
         return _empty("Waiting for the first report…")
-    if len(metrics) > MAX_CURVE_POINTS:                  # thin long runs; keep the latest point
-        step = math.ceil(len(metrics) / MAX_CURVE_POINTS)
-        metrics = list(metrics[::step]) + ([metrics[-1]] if (len(metrics) - 1) % step else [])
+    metrics = list(metrics)
     x = [m["sequences"] for m in metrics]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss (BCE per bit, nats)", "cost per sequence (bits)"),
-                        horizontal_spacing=0.12)
-    fig.add_trace(go.Scatter(x=x, y=[m["loss"] for m in metrics], mode="lines+markers", name="loss",
-                             line=dict(color=PALETTE[0]), marker=dict(size=4)), row=1, col=1)
-    fig.add_trace(go.Scatter(x=x, y=[m["cost_bits"] for m in metrics], mode="lines+markers", name="cost (bits)",
-                             line=dict(color=PALETTE[1]), marker=dict(size=4)), row=1, col=2)
+    columns = {"loss": [m["loss"] for m in metrics], "cost (bits)": [m["cost_bits"] for m in metrics]}
     if all("bit_errors" in m for m in metrics):
-        fig.add_trace(go.Scatter(x=x, y=[m["bit_errors"] for m in metrics], mode="lines", name="bit errors",
-                                 line=dict(color=PALETTE[2], dash="dot")), row=1, col=2)
+        columns["bit errors"] = [m["bit_errors"] for m in metrics]
+    smoothing = smooth > 1 and len(metrics) > 1
+    keep = list(range(len(metrics)))
+    if len(metrics) > MAX_CURVE_POINTS:                  # thin long runs (after smoothing); keep the latest point
+        step = math.ceil(len(metrics) / MAX_CURVE_POINTS)
+        keep = keep[::step] + ([len(metrics) - 1] if (len(metrics) - 1) % step else [])
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss (BCE per bit)", "cost per sequence"),
+                        horizontal_spacing=0.12)
+    styles = {"loss": (1, PALETTE[0], "solid"), "cost (bits)": (2, PALETTE[1], "solid"),
+              "bit errors": (2, PALETTE[2], "dot")}
+    for name, values in columns.items():
+        col, color, dash = styles[name]
+        shown = moving_average(values, smooth) if smoothing else values
+        if smoothing:
+            fig.add_trace(go.Scatter(x=[x[i] for i in keep], y=[values[i] for i in keep], mode="lines",
+                                     name=f"{name} (raw)", legendgroup=name, showlegend=False, opacity=0.3,
+                                     line=dict(color=color, dash=dash, width=1), hoverinfo="skip"), row=1, col=col)
+        fig.add_trace(go.Scatter(
+            x=[x[i] for i in keep], y=[shown[i] for i in keep], name=name, legendgroup=name,
+            mode="lines" if smoothing or dash != "solid" else "lines+markers", marker=dict(size=4),
+            line=dict(color=color, dash=dash)), row=1, col=col)
     fig.update_xaxes(title_text="sequences seen")
+    fig.update_yaxes(title_text="nats per bit", row=1, col=1)
+    fig.update_yaxes(title_text="bits per sequence", row=1, col=2)
     fig.update_yaxes(rangemode="tozero")
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10),
+    title = f"moving average over {smooth} reports (raw values faint)" if smoothing else ""
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=60 if title else 40, b=10),
+                      title=dict(text=title, x=0, y=0.99, font=dict(size=12)) if title else None,
                       legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"))
     return fig
 
@@ -121,8 +157,10 @@ def generalisation_figure(series: dict[str, Sequence[dict[str, Any]]], train_len
 
     ``train_lengths``: (lo, hi) shaded as the lengths seen in training. ``dashed``: labels drawn
     dashed (e.g. the table saved when the preset was trained). ``same_color``: label -> another
-    label whose colour it takes (the same model, evaluated twice). ``log_y``: zeros are drawn at
-    ``LOG_FLOOR`` (a log axis has no zero); the hover shows the true value.
+    label whose colour it takes (the same model, evaluated twice). ``log_y``: a log axis has no
+    zero, so a length without errors is drawn on a marked floor: a dotted line at ``LOG_FLOOR``
+    whose tick reads "0" and whose legend entry says so (``FLOOR_LABEL``), the point an open diamond,
+    and the hover the true value.
     """
     series = {label: rows for label, rows in series.items() if rows}
     if not series:
@@ -139,9 +177,12 @@ def generalisation_figure(series: dict[str, Sequence[dict[str, Any]]], train_len
         lo, hi = train_lengths
         fig.add_vrect(x0=lo - 0.5, x1=hi + 0.5, fillcolor="rgba(120,120,120,0.15)", line_width=0,
                       annotation_text="training lengths", annotation_position="top left")
+    zeros = False
     for label, rows in series.items():
         rows = sorted(rows, key=lambda r: r["length"])
         y = [float(r["bit_errors"]) for r in rows]
+        on_floor = [log_y and v < LOG_FLOOR for v in y]
+        zeros = zeros or any(on_floor)
         fig.add_trace(go.Scatter(
             x=[r["length"] for r in rows], y=[max(v, LOG_FLOOR) for v in y] if log_y else y,
             customdata=[[v, float(r.get("bit_errors_max", float("nan"))), 100 * float(r.get("perfect", float("nan")))]
@@ -149,10 +190,22 @@ def generalisation_figure(series: dict[str, Sequence[dict[str, Any]]], train_len
             hovertemplate=(f"{label}<br>{length_name} %{{x}}: %{{customdata[0]:.2f}} bit errors/sequence"
                            "<br>max %{customdata[1]:.0f}, %{customdata[2]:.0f}% perfect<extra></extra>"),
             mode="lines+markers", name=label,
+            marker=dict(symbol=["diamond-open" if z else "circle" for z in on_floor],
+                        size=[10 if z else 6 for z in on_floor]),
             line=dict(color=colors[label], dash="dash" if label in dashed else "solid")))
     fig.update_xaxes(title_text=length_name)
     fig.update_yaxes(title_text="bit errors per sequence", type="log" if log_y else "linear",
                      rangemode="normal" if log_y else "tozero")
+    if log_y:
+        top = max((float(r["bit_errors"]) for rows in series.values() for r in rows), default=1.0)
+        decades = range(int(math.log10(LOG_FLOOR)), int(math.ceil(math.log10(max(top, 1.0)))) + 1)
+        ticks = [10.0 ** k for k in decades]
+        fig.update_yaxes(tickvals=ticks, ticktext=["0"] + [f"{t:g}" for t in ticks[1:]],
+                         range=[math.log10(LOG_FLOOR) - 0.3, math.log10(max(top, 1.0)) + 0.2])
+        if zeros:                      # the floor as a trace of its own: data coordinates, and a legend entry
+            xs = [r["length"] for rows in series.values() for r in rows]
+            fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[LOG_FLOOR, LOG_FLOOR], mode="lines", name=FLOOR_LABEL,
+                                     line=dict(color="rgba(80,80,80,0.7)", dash="dot", width=1), hoverinfo="skip"))
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
     return fig
 

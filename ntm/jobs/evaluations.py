@@ -226,13 +226,15 @@ def run(folder: Path) -> int:
     try:
         from ..evaluation import evaluate      # torch: only in this process
         from ..presets import BundleError, load_preset
+        presets = {}
         for label, model in request["models"].items():
             try:
-                preset = load_preset(model["path"])
+                presets[label] = load_preset(model["path"])
             except BundleError as exc:
                 raise _Stop(f"preset {label} cannot be opened: {exc}") from exc
             results[label] = []
-            for length in request["lengths"]:
+        for length in request["lengths"]:          # every model at one length, then the next: the page's
+            for label, preset in presets.items():  # curves grow from the short end while it runs
                 if stop.is_set():
                     outcome = "interrupted" if parent is not None and not alive(*parent) else "cancelled"
                     atomic_write_json(folder / "exit.json", {"outcome": outcome, "message": outcome})

@@ -162,9 +162,7 @@ def test_presets_of_different_widths_are_not_compared(presets):
     assert any("different widths" in e.value for e in at.error)
 
 
-def test_a_request_too_large_for_one_click_runs_in_the_background_and_its_results_are_drawn(monkeypatch):
-    import time
-
+def test_a_request_too_large_for_one_click_runs_in_the_background_and_its_results_are_drawn(monkeypatch, wait_until):
     monkeypatch.setattr(ntm.evaluation, "MAX_WORK", 100)
     at = page()
     at.text_input(key="gen_lengths_copy").set_value("5, 10")
@@ -176,15 +174,53 @@ def test_a_request_too_large_for_one_click_runs_in_the_background_and_its_result
     at.button(key="gen_background").click().run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
-    deadline = time.monotonic() + 180
-    while not at.dataframe:
-        assert time.monotonic() < deadline, "the background evaluation did not finish in time"
-        time.sleep(0.5)
+
+    def finished():
         at.run()
         assert not at.exception, at.exception
+        return bool(at.dataframe)
+
+    wait_until(finished, 180, "the background evaluation's table")
     traces = {t["name"]: t for t in chart(at, "gen_curves")["data"]}
     assert {"NTM · copy", "DNC · dnc-copy", "LSTM · lstm-copy"} <= set(traces)
     assert at.dataframe[0].value["length"].tolist() == [5, 10]
+
+
+def test_the_curves_grow_length_by_length_and_refine_evaluates_more_sequences(monkeypatch):
+    import ntm.figures.training as figures
+
+    calls, drawn = [], []
+    real_evaluate, real_figure = ntm.evaluation.evaluate, figures.generalisation_figure
+
+    def counting(model, task, length, sequences=100, seed=0, **kw):
+        calls.append((model.model_type, length, sequences))
+        return real_evaluate(model, task, length, sequences, seed, **kw)
+
+    def recording(series, **kw):
+        drawn.append({label: [r["length"] for r in rows] for label, rows in series.items()})
+        return real_figure(series, **kw)
+
+    monkeypatch.setattr(ntm.evaluation, "evaluate", counting)
+    monkeypatch.setattr(figures, "generalisation_figure", recording)
+    at = page()
+    assert at.number_input(key="gen_sequences").value == 20                      # a first look, in seconds
+    assert "gen_refine_button" not in [b.key for b in at.button]
+    at.text_input(key="gen_lengths_copy").set_value("5, 10, 30").run()
+    drawn.clear()
+    at.button(key="gen_evaluate").click().run()
+    assert not at.exception, at.exception
+    # every model at one length, then the next; the figure redrawn after each length
+    assert [n for _, n, _ in calls] == [5, 5, 5, 10, 10, 10, 30, 30, 30] and {q for *_, q in calls} == {20}
+    fresh = [d for d in drawn if "NTM · copy" in d]
+    assert [d["NTM · copy"] for d in fresh[:3]] == [[5], [5, 10], [5, 10, 30]]
+    assert all(set(d) >= {"NTM · copy", "DNC · dnc-copy", "LSTM · lstm-copy"} for d in fresh)
+
+    at.button(key="gen_refine_button").click().run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="gen_sequences").value == 100
+    assert sorted(calls[9:]) == sorted((m, n, 100) for m in ("ntm", "dnc", "lstm") for n in (5, 10, 30))
+    assert at.dataframe[0].value["length"].tolist() == [5, 10, 30]
+    assert "gen_refine_button" not in [b.key for b in at.button]                 # refined: nothing more to ask
 
 
 def test_a_task_whose_presets_no_comparison_knows_is_not_offered(monkeypatch):
