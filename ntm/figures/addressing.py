@@ -153,7 +153,7 @@ def _previous_line(previous: np.ndarray, **axes: str) -> dict[str, Any]:
 def weighting_figure(w: np.ndarray, title: str, previous: np.ndarray | None = None,
                      height: int = 230) -> go.Figure:
     """One ``[N]`` weighting over the slots as bars on the fixed [0, 1] scale (optionally with a
-    previous weighting as a grey line, named in a legend at the top right)."""
+    previous weighting as a grey line, named in a legend at the bottom left)."""
     w = np.asarray(w, dtype=float)
     slots = np.arange(w.shape[0])
     data = [dict(type="bar", x=slots, y=w, name="w", showlegend=False,
@@ -162,10 +162,11 @@ def weighting_figure(w: np.ndarray, title: str, previous: np.ndarray | None = No
     layout = dict(xaxis=dict(title=dict(text="slot i"), dtick=1 if w.shape[0] <= 32 else None),
                   yaxis=dict(range=list(WEIGHT_RANGE), fixedrange=True),
                   coloraxis=weight_axis("w"), bargap=0.15, margin=dict(l=45, r=10, t=40, b=40))
-    if previous is not None:         # labelled in a legend inside the plot, at its top right
+    if previous is not None:         # named in a legend at the bottom left, clear of the title and the bars
         data.append(_previous_line(np.asarray(previous, dtype=float)) | dict(name="previous w", showlegend=True))
-        layout.update(showlegend=True, legend=dict(x=1, xanchor="right", y=1, yanchor="top",
-                                                   bgcolor="rgba(255,255,255,0.8)", font=dict(size=11)))
+        layout.update(showlegend=True, margin=dict(l=45, r=10, t=40, b=58),
+                      legend=dict(orientation="h", x=0, xanchor="left", y=0, yref="container", yanchor="bottom",
+                                  bgcolor="rgba(255,255,255,0)", font=dict(size=11)))
     return figure(data, layout, height=height, title=title)
 
 
