@@ -165,8 +165,8 @@ def test_phases_are_named_strips_above_every_time_panel_and_lines_where_they_beg
 def test_phases_stay_put_as_t_moves_and_the_title_names_the_phase_at_t(trace):
     for figure in (F.sequence_figure, F.weights_over_time_figure):
         assert phase_boxes(figure(trace, 0)) == phase_boxes(figure(trace, 10))
-    assert F.sequence_figure(trace, 5).layout.title.text.endswith("at t = 5 (delimiter)")
-    assert F.sequence_figure(trace, 6).layout.title.text.endswith("(answer)")
+    assert F.sequence_figure(trace, 5).layout.title.text.endswith("at t = 5 (delimiter)</sup>")
+    assert F.sequence_figure(trace, 6).layout.title.text.endswith("(answer)</sup>")
 
 
 def test_without_phases_in_its_meta_a_trace_shows_its_scored_and_unscored_steps(trace):
@@ -235,5 +235,17 @@ def test_a_phase_too_narrow_for_its_name_shows_it_cut_short():
     assert F.common.fitted("delimiter", 20) == "d" and F.common.fitted("delimiter", 8) == ""
     steps = 200                                                # one step of 200 in a 1000 px strip: 5 px
     _, names = F.common.phase_marks([{"name": "delimiter", "start": 0, "stop": 1, "label": "delimiter"}],
-                                    "x", "y", steps, panel_px=100, width_px=1000)
+                                    "x", "y", steps, width_px=1000)
     assert names[0]["text"] == "" and names[0]["hovertext"] == "delimiter (t = 0)"
+
+
+def test_the_phase_strip_is_a_fixed_number_of_pixels_whatever_the_figures_height(trace):
+    fig = F.weights_over_time_figure(trace, 2)
+    strips = [s for s in fig.layout.shapes if s.type == "rect" and (s.name or "").startswith("phase ")]
+    assert {(s.ysizemode, s.yanchor, s.y1 - s.y0) for s in strips} == {("pixel", 1, F.common.PHASE_STRIP_PX)}
+    names = [a.font.size for a in fig.layout.annotations if (a.name or "").startswith("phase")]
+    titles = [a.font.size for a in fig.layout.annotations if not (a.name or "").startswith("phase")]
+    F.enlarge(fig)                             # bigger titles for a projector; the strip's names still fit it
+    assert [a.font.size for a in fig.layout.annotations if (a.name or "").startswith("phase")] == names
+    assert [a.font.size for a in fig.layout.annotations if not (a.name or "").startswith("phase")] > titles
+    assert fig.layout.title.yref == "container" and fig.layout.title.yanchor == "top"

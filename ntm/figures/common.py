@@ -48,7 +48,8 @@ MEMORY_PERCENTILE = 99                # the memory colour scale is clipped at +-
 VISIT_THRESHOLD = 0.3                 # a head visits a slot when it puts at least this weight there
 SLOT_MARGIN = 2                       # slots shown either side of the visited ones
 SLOT_CHOICES = ("visited", "all")
-PHASE_STRIP_PX = 15                   # the phase strip's height above a time panel, in pixels
+PHASE_STRIP_PX = 14                   # the phase strip's height above a time panel, in pixels
+STRIP_GAP_PX = 2                      # between the panel and its phase strip
 PHASE_COLORS = {"input": "#9ecae1", "items": "#9ecae1", "delimiter": "#fdae6b", "repeat_count": "#bcbddc",
                 "query": "#fdd0a2", "answer": "#a1d99b", "end": "#74c476", "predict": "#a1d99b",
                 "warm_up": "#d9d9d9", "padding": "#f0f0f0", "unscored": "#d9d9d9", "scored": "#a1d99b"}
@@ -175,36 +176,36 @@ def phase_at(trace: Trace, t: int) -> dict[str, Any] | None:
     return next((p for p in trace_phases(trace) if p["start"] <= t < p["stop"]), None)
 
 
-def phase_marks(phases: Sequence[Mapping[str, Any]], xa: str, ya: str, steps: int, *, panel_px: float,
+def phase_marks(phases: Sequence[Mapping[str, Any]], xa: str, ya: str, steps: int, *,
                 width_px: float, strip: bool = True, labels: bool = True, lines: bool = True,
                 lines_span: tuple[float, float] | None = None,
                 line_color: str = "rgba(255,255,255,0.85)") -> tuple[list[dict], list[dict]]:
     """(shapes, annotations) marking ``phases`` on the time-on-x panel (xa, ya): a strip of coloured
-    boxes just above the panel (``PHASE_STRIP_PX`` high; ``panel_px`` is the panel's height in
-    pixels) named in it, and a dotted line where each phase after the first begins (one path shape
+    boxes just above the panel, ``PHASE_STRIP_PX`` pixels high whatever the figure's height (a page
+    may resize it), named in it, and a dotted line where each phase after the first begins (one path shape
     for them all: Plotly checks every shape, and a figure is drawn once per timestep; ``lines_span``
     (bottom, top) in paper coordinates draws them through several stacked panels). A phase too narrow
     for its name (``width_px``: the panel's expected width) shows it cut short (``fitted``); hovering
     shows the whole name and its timesteps. Static: the same at every t."""
     shapes, annotations = [], []
-    h = PHASE_STRIP_PX / max(panel_px, 1.0)
-    y0, y1 = 1.0 + 0.15 * h, 1.15 * h + 1.0
     px_per_step = width_px / max(steps, 1)
     for p in phases:
         a, b, name, label = int(p["start"]), int(p["stop"]), str(p["name"]), str(p["label"])
         if strip:                        # labels=False: coloured boxes only, beside a strip that names them
             shapes.append(dict(type="rect", name=f"phase {name}", xref=xa, yref=f"{ya} domain", x0=a - 0.5,
-                               x1=b - 0.5, y0=y0, y1=y1, fillcolor=PHASE_COLORS.get(name, OTHER_PHASE_COLOR),
+                               x1=b - 0.5, ysizemode="pixel", yanchor=1, y0=STRIP_GAP_PX,
+                               y1=STRIP_GAP_PX + PHASE_STRIP_PX, fillcolor=PHASE_COLORS.get(name, OTHER_PHASE_COLOR),
                                line=dict(width=0.5, color="white"), layer="above"))
         if strip and labels:
             text = fitted(label, (b - a) * px_per_step)
             when = f"t = {a}" if b - a == 1 else f"t = {a}–{b - 1}"
-            annotations.append(dict(text=text, x=(a + b - 1) / 2, xref=xa, y=(y0 + y1) / 2, yref=f"{ya} domain",
-                                    xanchor="center", yanchor="middle", showarrow=False, font=dict(size=10),
+            annotations.append(dict(text=text, x=(a + b - 1) / 2, xref=xa, y=1, yref=f"{ya} domain",
+                                    yshift=STRIP_GAP_PX + PHASE_STRIP_PX / 2, xanchor="center", yanchor="middle",
+                                    showarrow=False, font=dict(size=10),
                                     hovertext=f"{label} ({when})", name=f"phase {name}"))
     starts = [int(p["start"]) for p in phases if int(p["start"]) > 0]
     if lines and starts:
-        bottom, top = lines_span if lines_span is not None else (0.0, y1 if strip else 1.0)
+        bottom, top = lines_span if lines_span is not None else (0.0, 1.0)
         path = " ".join(f"M{a - 0.5},{bottom:.6g} V{top:.6g}" for a in starts)
         shapes.append(dict(type="path", name=PHASE_STARTS, path=path, xref=xa,
                            yref="paper" if lines_span is not None else f"{ya} domain", layer="above",
@@ -236,7 +237,7 @@ def fitted(label: str, room: float, char_px: float = 7.5) -> str:
 
 def strip_shift() -> int:
     """Pixels a panel title moves up to clear the phase strip."""
-    return round(PHASE_STRIP_PX * 1.3)
+    return STRIP_GAP_PX + PHASE_STRIP_PX + 3
 
 
 # ---- the time cursor, Plotly settings, projection -------------------------------------------
@@ -263,19 +264,13 @@ def plotly_config(filename: str) -> dict[str, Any]:
 
 
 def enlarge(fig: go.Figure, factor: float = 1.35) -> go.Figure:
-    """Bigger fonts and a taller figure, for projecting in a classroom (in place). The top and bottom
-    margins and the annotations' offsets grow with the fonts, so titles stay clear of each other."""
+    """Bigger fonts and a taller figure, for projecting in a classroom (in place). Phase names keep
+    their size: their strip is a fixed number of pixels high."""
     font = fig.layout.font.size or 12
     fig.update_layout(font_size=round(font * factor), height=round((fig.layout.height or 300) * factor))
-    margin = fig.layout.margin
-    if margin.t is not None:
-        fig.layout.margin.t = round(margin.t * factor)
-    if margin.b is not None:
-        fig.layout.margin.b = round(margin.b * factor)
     for ann in fig.layout.annotations:
-        ann.font.size = round((ann.font.size or 12) * factor)
-        if ann.yshift:
-            ann.yshift = round(ann.yshift * factor)
+        if not (ann.name or "").startswith("phase"):
+            ann.font.size = round((ann.font.size or 12) * factor)
     return fig
 
 
@@ -338,13 +333,17 @@ def weight_axis(title: str = "weight") -> dict[str, Any]:
 
 
 def figure(data: list, layout: dict[str, Any], *, height: int, title: str | None = None,
-           margin_top: int = 40) -> go.Figure:
-    """A figure from trace dicts and a layout, with the explorer's margins and title style."""
+           margin_top: int = 40, title_on_top: bool = False) -> go.Figure:
+    """A figure from trace dicts and a layout, with the explorer's margins and title style.
+    ``title_on_top`` pins the title to the figure's top edge (rather than the middle of the top
+    margin), so panel titles and phase strips below it have the rest of the margin."""
     layout = dict(layout)
     layout.setdefault("margin", dict(l=55, r=20, t=margin_top, b=45))
     layout["height"] = height
     if title:
         layout["title"] = dict(text=title, x=0.0, xanchor="left", font=dict(size=16))
+        if title_on_top:        # (Plotly places a title's first line by yanchor: pad for the lines below)
+            layout["title"].update(y=1.0, yref="container", yanchor="top", pad=dict(t=6 + 14 * title.count("<br>")))
     layout.setdefault("showlegend", False)
     return go.Figure(data=data, layout=layout)
 

@@ -151,15 +151,15 @@ def usage_allocation_figure(trace: Trace, t: int, height: int = 390,
                                      **slot_axis(window, reversed_=True))
     layout[axis_key(xb, "x")].update(title=dict(text="slot i"), showgrid=False, zeroline=False, **slot_axis(window))
     layout[axis_key(yb, "y")].update(range=list(WEIGHT_RANGE), fixedrange=True)
-    top, bottom = 110, 95
-    shapes, names = phase_marks(trace_phases(trace), xa, ya, trace.steps, panel_px=height - top - bottom,
-                                width_px=TIME_WIDTH_PX)
+    top, bottom = 100, 95
+    shapes, names = phase_marks(trace_phases(trace), xa, ya, trace.steps, width_px=TIME_WIDTH_PX)
     annotations = [panel_title(f"{name} over time, slot written (x)", xa, ya, layout, yshift=strip_shift(), size=13),
                    panel_title(f"at t = {t}: {'age' if sparse else 'u'}, a and wʷ", xb, yb, layout,
                                yshift=strip_shift(), size=13)] + names
     layout.update(coloraxis=weight_axis("u"), shapes=shapes + [_cursor(t, xa)], annotations=annotations, bargap=0.15,
                   showlegend=True, legend=BELOW, margin=dict(l=55, r=20, t=top, b=bottom))
-    return figure(data, layout, height=height, title=usage_allocation_title(trace, t), margin_top=top)
+    return figure(data, layout, height=height, title=usage_allocation_title(trace, t), margin_top=top,
+                  title_on_top=True)
 
 
 def usage_allocation_title(trace: Trace, t: int) -> str:
@@ -239,7 +239,7 @@ def read_modes_over_time_figure(trace: Trace, t: int, height: int = 310) -> go.F
     axes, layout = grid(max(len(heads), 1), 1, hgap=0.05)
     steps = np.arange(trace.steps)
     data, annotations, shapes = [], [], []
-    top, bottom, phases = 100, 95, trace_phases(trace)
+    top, bottom, phases = 84, 95, trace_phases(trace)
     phase_names: list[dict[str, Any]] = []   # after the panel titles, so annotations[h] titles head h
     for h, (head, (xa, ya)) in enumerate(zip(heads, axes[0])):
         modes = _up_to(head.read_modes, t)
@@ -253,15 +253,14 @@ def read_modes_over_time_figure(trace: Trace, t: int, height: int = 310) -> go.F
         pi = head.read_modes[t]
         at_t = " · ".join(f"{m[0]} {float(p):.2f}" for m, p in zip(MODES, pi))
         annotations.append(panel_title(f"{head.name}: {at_t}", xa, ya, layout, yshift=strip_shift(), size=13))
-        marks, names = phase_marks(phases, xa, ya, trace.steps, panel_px=height - top - bottom,
-                                   width_px=TIME_WIDTH_PX / max(len(heads), 1), line_color="rgba(60,60,60,0.6)",
+        marks, names = phase_marks(phases, xa, ya, trace.steps, width_px=TIME_WIDTH_PX / max(len(heads), 1), line_color="rgba(60,60,60,0.6)",
                                    labels=h == 0)
         shapes += marks + [_cursor(t, xa)]
         phase_names += names
     layout.update(barmode="stack", bargap=0.1, annotations=annotations + phase_names, shapes=shapes, showlegend=True,
                   legend=BELOW, margin=dict(l=55, r=20, t=top, b=bottom))
     return figure(data, layout, height=height, title=f"Read modes π up to t = {t}: backward, content, forward",
-                  margin_top=top)
+                  margin_top=top, title_on_top=True)
 
 
 # ---- free gates and retention -----------------------------------------------------------------------
@@ -302,15 +301,14 @@ def free_gates_figure(trace: Trace, t: int, height: int = 350,
     layout[axis_key(ya, "y")].update(range=[-0.02, 1.02], fixedrange=True, title=dict(text="free gate f"))
     layout[axis_key(xb, "x")].update(title=dict(text="slot i"), showgrid=False, **slot_axis(window))
     layout[axis_key(yb, "y")].update(range=list(WEIGHT_RANGE), fixedrange=True)
-    top, bottom = 90, 95
-    shapes, names = phase_marks(trace_phases(trace), xa, ya, trace.steps, panel_px=height - top - bottom,
-                                width_px=TIME_WIDTH_PX * 1.4 / 2.4, line_color="rgba(60,60,60,0.6)")
+    top, bottom = 80, 95
+    shapes, names = phase_marks(trace_phases(trace), xa, ya, trace.steps, width_px=TIME_WIDTH_PX * 1.4 / 2.4, line_color="rgba(60,60,60,0.6)")
     annotations = [panel_title("free gate per read head", xa, ya, layout, yshift=strip_shift(), size=13),
                    panel_title(f"retention ψ at t = {t}, reads at t-1", xb, yb, layout, yshift=strip_shift(),
                                size=13)] + names
     layout.update(coloraxis=weight_axis("ψ"), shapes=shapes + [_cursor(t, xa)], annotations=annotations,
                   bargap=0.15, showlegend=True, legend=BELOW, margin=dict(l=55, r=20, t=top, b=bottom))
-    return figure(data, layout, height=height, title=free_gates_title(trace, t), margin_top=top)
+    return figure(data, layout, height=height, title=free_gates_title(trace, t), margin_top=top, title_on_top=True)
 
 
 def free_gates_title(trace: Trace, t: int) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from ntm.figures.common import (ERROR_COLOR, HOVER_NUMBER, MEMORY_PERCENTILE, MIN_RANGE, PHASE_STRIP_PX, axis_key,
+from ntm.figures.common import (ERROR_COLOR, HOVER_NUMBER, MEMORY_PERCENTILE, MIN_RANGE, axis_key,
                                 change_range, check_t, cursor_shape, figure, grid, matrix_heatmap, memory_clip,
                                 memory_range, panel_title, phase_at, phase_marks, slot_axis, slot_window,
                                 strip_shift, trace_phases, weight_axis)
@@ -38,7 +38,7 @@ def sequence_figure(trace: Trace, t: int, height: int = 360) -> go.Figure:
     panels = [("input", trace.inputs), ("target", trace.targets), ("output", trace.outputs)]
     heights = [p[1].shape[1] for p in panels]
     axes, layout = grid(1, 3, heights=heights, vgap=0.1, share_x=True)
-    margin_top, margin_bottom = 62, 45
+    margin_top, margin_bottom = 66, 45
     steps = np.arange(trace.steps)
     data = []
     for (name, values), ((xa, ya),) in zip(panels, axes):
@@ -64,26 +64,25 @@ def sequence_figure(trace: Trace, t: int, height: int = 360) -> go.Figure:
                            layer="above", name="unscored"))
     annotations = []
     phases = trace_phases(trace)
-    plot_px = (height - margin_top - margin_bottom) * 0.8
     (xa, ya), bottom = axes[0][0], layout[axis_key(axes[2][0][1], "y")]["domain"][0]
     top = layout[axis_key(ya, "y")]["domain"][1]
-    strip_px = plot_px * heights[0] / sum(heights)
-    marks, annotations = phase_marks(phases, xa, ya, trace.steps, width_px=SEQUENCE_WIDTH_PX, panel_px=strip_px,
-                                     lines_span=(bottom, top + 1.15 * PHASE_STRIP_PX / (height - margin_top - margin_bottom)))
+    marks, annotations = phase_marks(phases, xa, ya, trace.steps, width_px=SEQUENCE_WIDTH_PX, lines_span=(bottom, top))
     shapes += marks
     shapes.append(cursor_shape(t))
     layout.update(coloraxis=weight_axis("value"), shapes=shapes, annotations=annotations,
                   margin=dict(l=55, r=20, t=margin_top, b=margin_bottom))
     layout[axis_key(out_x, "x")]["title"] = dict(text="timestep t")
-    return figure(data, layout, height=height, title=sequence_title(trace, t))
+    return figure(data, layout, height=height, title=sequence_title(trace, t), title_on_top=True)
 
 
 def sequence_title(trace: Trace, t: int) -> str:
-    """'Input, target and output — 3 bit errors in total, 1 at t = 12 (answer)'."""
+    """'Input, target and output' and, on a second line (so it fits a narrow column), '3 bit errors in
+    total, 1 at t = 12 (answer)'."""
     errors = int(trace.bit_errors())
     phase = phase_at(trace, t)
-    return (f"Input, target and output — {errors} bit error{'s' if errors != 1 else ''} "
-            f"in total, {int(trace.bit_errors_per_step()[t])} at t = {t}" + (f" ({phase['label']})" if phase else ""))
+    return (f"Input, target and output<br><sup>{errors} bit error{'s' if errors != 1 else ''} "
+            f"in total, {int(trace.bit_errors_per_step()[t])} at t = {t}" + (f" ({phase['label']})" if phase else "")
+            + "</sup>")
 
 
 def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
@@ -143,7 +142,7 @@ def weights_over_time_figure(trace: Trace, t: int, height: int = 520,
     axes, layout = grid(len(heads), 1, hgap=0.05)
     steps = np.arange(trace.steps)
     window = slot_window(trace, slots)
-    margin_top, margin_bottom = 95, 45
+    margin_top, margin_bottom = 76, 45
     phases = trace_phases(trace)
     data, annotations, shapes = [], [], []
     phase_names: list[dict[str, Any]] = []
@@ -158,8 +157,7 @@ def weights_over_time_figure(trace: Trace, t: int, height: int = 520,
         layout[axis_key(ya, "y")].update(showgrid=False, zeroline=False, showticklabels=first,
                                          title=dict(text="slot i" if first else ""), **slot_axis(window, True))
         annotations.append(panel_title(head.name, xa, ya, layout, yshift=strip_shift()))
-        marks, names = phase_marks(phases, xa, ya, trace.steps, panel_px=height - margin_top - margin_bottom,
-                                   width_px=WEIGHTS_WIDTH_PX / len(heads), labels=first)   # named once
+        marks, names = phase_marks(phases, xa, ya, trace.steps, width_px=WEIGHTS_WIDTH_PX / len(heads), labels=first)   # named once
         shapes += marks
         phase_names += names
     annotations += phase_names                   # after the panel titles: annotations[k] titles head k
@@ -169,7 +167,8 @@ def weights_over_time_figure(trace: Trace, t: int, height: int = 520,
         shapes.append(shape)
     layout.update(coloraxis=weight_axis("w"), shapes=shapes, annotations=annotations,
                   margin=dict(l=55, r=20, t=margin_top, b=margin_bottom))
-    return figure(data, layout, height=height, title="Weightings w over time", margin_top=margin_top)
+    return figure(data, layout, height=height, title="Weightings w over time", margin_top=margin_top,
+                  title_on_top=True)
 
 
 # ---- vectors: erase, add, read ------------------------------------------------------------------
