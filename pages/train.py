@@ -1,7 +1,8 @@
 """Train: an NTM, the LSTM baseline or a (sparse) DNC on one of the paper's tasks, in the background.
 
 Inputs → ``ntm.training.resolve_params`` (validation) → ``ntm.jobs.start_job`` (a process of its
-own). The job list and each job's panel are read from the job folders (``ntm.jobs``) inside a
+own); the lecture demo starts ``ntm.recipes.LECTURE_DEMO`` instead. The chosen job's panel sits at
+the top (the page scrolls to it after a start), read from the job folders (``ntm.jobs``) inside a
 fragment that reruns every ``POLL_SECONDS`` while a job is active; figures come from
 ``ntm.figures.training``. Start, cancel, resume and remove run in ``on_click`` callbacks that
 queue their message with ``flash``.
@@ -15,6 +16,7 @@ import streamlit as st
 
 from ntm import jobs
 from ntm.figures.training import curves_figure, format_duration, sample_figure
+from ntm.recipes import LECTURE_DEMO, recipe_spec
 from ntm.tasks import TASKS, task_params
 from ntm.training import TrainSettings, resolve_params, valid_param_keys
 from pages._shared import flash, page_link, plain, show_flashes, teacher_mode
@@ -22,6 +24,9 @@ from pages._shared import flash, page_link, plain, show_flashes, teacher_mode
 POLL_SECONDS = 1.5
 RERUN_KEY = "train_rerun"       # set by a job button: the fragment then reruns the whole page (messages)
 REPORT_INTERVAL, CHECKPOINT_INTERVAL = 50, 200      # the form's defaults (fixed in teacher mode)
+SMOOTH_REPORTS = 10             # the curves' moving-average window, when smoothing is on
+SCROLL_KEY = "train_scroll"     # set by a start: the next run scrolls the page (the component's parent) to the panel
+SCROLL_SCRIPT = "<script>window.parent.document.getElementById('current-job')?.scrollIntoView();</script>"
 MODEL_LABELS = {"ntm": "NTM", "lstm": "LSTM baseline", "dnc": "DNC", "sdnc": "Sparse DNC"}
 STATE_ICONS = {"starting": ":material/hourglass_top:", "running": ":material/play_circle:",
                "stopping": ":material/stop_circle:", "saving": ":material/save:", "done": ":material/check_circle:",
@@ -47,32 +52,37 @@ def free_preset_name(base: str) -> str:
 
 
 def limits(key: str) -> dict:
-    lo, hi = jobs.LIMITS[key]
-    return {"min_value": int(lo), "max_value": int(hi)}
+    return dict(zip(("min_value", "max_value"), map(int, jobs.LIMITS[key])))
 
 
 def task_title(name: str) -> str:
     return TASKS[name].title if name in TASKS else name
 
 
-def start(task: str, model_type: str, widget_keys: dict[str, str], name_key: str, advanced: bool) -> None:
+def start(task: str | None = None, model_type: str = "", widget_keys: dict | None = None, name_key: str = "",
+          advanced: bool = False) -> None:
     """on_click of "Start training": validate the form's values (``widget_keys``: parameter ->
-    widget key) and start the job; the new job is chosen in the list."""
+    widget key) and start the job; without a task, start the lecture demo (``ntm.recipes``). The
+    new job is chosen, and the next run scrolls to its panel."""
     state = st.session_state
-    pairs = [f"{param}={state[key]}" for param, key in widget_keys.items()]
-    overrides = {"batch_size": int(state["train_batch_size"]), "num_batches": int(state["train_num_batches"]),
-                 "lr": float(state["train_lr"]),
-                 "report_interval": int(state["train_report_interval"]) if advanced else REPORT_INTERVAL,
-                 "checkpoint_interval": int(state["train_checkpoint_interval"]) if advanced else CHECKPOINT_INTERVAL}
+    pairs = [f"{param}={state[key]}" for param, key in (widget_keys or {}).items()]
     try:
-        spec = resolve_params(task, model_type, pairs, settings_overrides=overrides)
-        spec.seed = int(state["train_seed"])
-        job = jobs.start_job(spec, state[name_key])
+        if task is None:
+            job = jobs.start_job(recipe_spec(LECTURE_DEMO.name), free_preset_name(LECTURE_DEMO.name),
+                                 name=LECTURE_DEMO.name)
+        else:
+            spec = resolve_params(task, model_type, pairs, settings_overrides={
+                "batch_size": int(state["train_batch_size"]), "num_batches": int(state["train_num_batches"]),
+                "lr": float(state["train_lr"]),
+                "report_interval": int(state["train_report_interval"]) if advanced else REPORT_INTERVAL,
+                "checkpoint_interval": int(state["train_checkpoint_interval"]) if advanced else CHECKPOINT_INTERVAL})
+            spec.seed = int(state["train_seed"])
+            job = jobs.start_job(spec, state[name_key])
     except ValueError as exc:               # resolve_params and jobs.JobError: one line saying what to fix
         flash(f"Not started: {plain(exc, 400)}", "error")
         return
-    flash(f"Started job {job.id}.")
-    state["train_job"] = job.id
+    flash(f"Started job {job.id}." + (" The lecture demo: watch the cost fall." if task is None else ""))
+    state["train_job"], state[SCROLL_KEY] = job.id, True
     state["train_starts"] = state.get("train_starts", 0) + 1     # a fresh preset-name box (and name)
 
 
@@ -147,36 +157,37 @@ def job_panel(job: jobs.Job) -> None:
 
     page_link("observatory", "Watch and compare in the Observatory", {"job": job.id})
     c_curves, c_sample = st.columns([3, 2])
-    c_curves.plotly_chart(curves_figure(job.metrics()), key=f"curves-{job.id}")
+    smooth = SMOOTH_REPORTS if st.session_state.get("train_smooth") else 0
+    c_curves.plotly_chart(curves_figure(job.metrics(), smooth=smooth), key=f"curves-{job.id}")
     c_sample.plotly_chart(sample_figure(job.sample()), key=f"sample-{job.id}")
     if job.state != "failed":
-        with st.expander("Log"):
-            st.code(job.log_tail(40) or "(empty)", language="text")
+        st.expander("Log").code(job.log_tail(40) or "(empty)", language="text")
 
 
 def jobs_section(polling: bool) -> None:
-    """The job list and the chosen job's panel (a fragment: it reruns alone while it polls)."""
+    """The chosen job's panel, then every job (a fragment: it reruns alone while it polls)."""
     all_jobs = jobs.list_jobs()
     if st.session_state.pop(RERUN_KEY, False) or any(j.active for j in all_jobs) != polling:
         st.rerun()                          # show the messages; start or stop polling (redefines the fragment)
-    head, refresh = st.columns([5, 1], vertical_alignment="bottom")
-    head.subheader("Jobs")
+    head, smooth, refresh = st.columns([4, 2, 1], vertical_alignment="bottom")
+    head.subheader("Current job", anchor="current-job")
+    smooth.toggle("Smooth the curves", key="train_smooth",
+                  help=f"A moving average over the last {SMOOTH_REPORTS} reports, over the raw values drawn faint.")
     refresh.button("Refresh", icon=":material/refresh:", key="train_refresh",
                    help="Jobs started in other tabs appear here; running jobs refresh by themselves.")
     if not all_jobs:
-        st.info("No jobs yet: start one above.")
+        st.info("No jobs yet: start the lecture demo above or a job of your own below.")
         return
-    st.dataframe([{"job": j.name, "state": j.state, "progress": f"{j.fraction:.0%}",
-                   "task": j.task, "model": MODEL_LABELS[j.model_type], "preset": j.preset_name,
-                   "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created))} for j in all_jobs],
-                 hide_index=True, key="train_table")
     by_id = {j.id: j for j in all_jobs}
     if st.session_state.get("train_job") not in by_id:
         st.session_state["train_job"] = all_jobs[0].id
-    chosen = st.selectbox("Job", list(by_id), key="train_job",
-                          format_func=lambda i: f"{by_id[i].name} (started "
-                                                f"{time.strftime('%H:%M', time.localtime(by_id[i].created))})")
-    job_panel(by_id[chosen])
+    job_panel(by_id[st.selectbox("Job", list(by_id), key="train_job", format_func=lambda i: f"{by_id[i].name} "
+                                 f"(started {time.strftime('%H:%M', time.localtime(by_id[i].created))})")])
+    with st.expander(f"All jobs ({len(all_jobs)})"):
+        st.dataframe([{"job": j.name, "state": j.state, "progress": f"{j.fraction:.0%}",
+                       "task": j.task, "model": MODEL_LABELS[j.model_type], "preset": j.preset_name,
+                       "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created))} for j in all_jobs],
+                     hide_index=True, key="train_table")
 
 
 # ---- the page -----------------------------------------------------------------------------------
@@ -184,12 +195,17 @@ st.session_state.pop(RERUN_KEY, None)      # this is the whole-page run a job bu
 show_flashes()      # app.py has drawn them already, unless this page runs on its own (AppTest does)
 st.title("Train")
 st.markdown(
-    "Train a Neural Turing Machine, the paper's LSTM baseline, or its successor the Differentiable Neural "
-    "Computer (DNC, dense or sparse) on one of its tasks. Training runs "
-    "in a process of its own: keep exploring, reload, or close the tab; the job keeps running as long "
-    "as the app does. **Cost** is what the paper plots: binary cross-entropy summed over a sequence's "
-    "output bits, in bits. When a job finishes it is evaluated on longer sequences and saved as a "
-    "preset you can step through and compare on the **Generalisation** page.")
+    "Train an NTM, the paper's LSTM baseline or a (sparse) DNC on one of the paper's tasks, in a process of its "
+    "own: keep exploring, reload or close the tab. **Cost** is what the paper plots: binary cross-entropy summed "
+    "over a sequence's output bits, in bits. A finished job is evaluated on longer sequences and saved as a preset.")
+c_demo, c_about = st.columns([1, 2], vertical_alignment="center")
+c_demo.button(LECTURE_DEMO.title, type="primary", icon=":material/school:", key="train_demo", on_click=start,
+              use_container_width=True)
+c_about.caption(LECTURE_DEMO.description)
+polling = any(j.active for j in jobs.list_jobs())
+st.fragment(jobs_section, run_every=POLL_SECONDS if polling else None)(polling)
+if st.session_state.pop(SCROLL_KEY, False):
+    st.iframe(SCROLL_SCRIPT, height=1)
 
 st.subheader("New job")
 c_task, c_model = st.columns([2, 1])
@@ -231,6 +247,3 @@ with st.form("new_job"):
                   help="Letters, digits, '-', '_' or '.'; not the name of an existing preset.")
     st.form_submit_button("Start training", type="primary", on_click=start,
                           args=(task, model_type, widget_keys, name_key, advanced))
-
-polling = any(j.active for j in jobs.list_jobs())
-st.fragment(jobs_section, run_every=POLL_SECONDS if polling else None)(polling)

@@ -11,6 +11,7 @@ from ntm import jobs
 from ntm.io import ROOT
 from ntm.jobs.runner import FAULT_ENV
 from ntm.presets import list_presets
+from ntm.recipes import LECTURE_DEMO
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("jobs_data_dir")]
 
@@ -72,6 +73,34 @@ def test_the_form_offers_the_fields_of_the_chosen_model():
     at.selectbox(key="train_task").set_value("associative-recall").run()
     assert "max_items" in [n.label for n in at.number_input]
     assert "No jobs yet" in texts(at.info)
+
+
+def test_the_lecture_demo_starts_its_recipe_and_its_panel_comes_before_the_form():
+    at = train_page()
+    at.button(key="train_demo").click().run()
+    assert not at.exception, at.exception
+    (job,) = jobs.list_jobs()
+    assert f"Started job {job.id}." in texts(at.success) and job.preset_name == "lecture-demo"
+    assert job.spec == LECTURE_DEMO.spec.to_dict()
+    assert at.selectbox(key="train_job").value == job.id
+    headings = [h.value for h in at.subheader]
+    assert headings.index("Current job") < headings.index("New job")          # the job is seen without scrolling
+    assert "train_scroll" not in at.session_state                             # the scroll was asked for, once
+    # A second demo gets a name of its own (the first is still running: no clash), or a clear refusal.
+    at.button(key="train_demo").click().run()
+    names = sorted(j.preset_name for j in jobs.list_jobs())
+    assert names == ["lecture-demo", "lecture-demo-2"] or (
+        names == ["lecture-demo"] and any(shown(e).startswith("Not started:") for e in at.error)), names
+
+
+def test_the_curves_can_be_smoothed():
+    at = train_page()
+    fill_tiny(at, num_batches=100_000)
+    submit(at)
+    assert not at.toggle(key="train_smooth").value
+    at.toggle(key="train_smooth").set_value(True).run()
+    assert not at.exception, at.exception
+    assert at.toggle(key="train_smooth").value
 
 
 @pytest.mark.parametrize("model_type, label", [("dnc", "DNC"), ("sdnc", "Sparse DNC")])
