@@ -19,8 +19,8 @@ from ntm.longterm import (
 from ntm.longterm.codec import check_import_size
 from ntm.longterm.embedding import EmbeddingModelMissing
 from ntm.longterm.examples import EXAMPLE_RUN, load_example
-from ntm.longterm.render import RELATION_COLOURS, graph_html, sandboxed_frame
-from pages._shared import flash, page_link, plain
+from ntm.longterm.render import HIGHLIGHT_COLOUR, RELATION_COLOURS, graph_html, sandboxed_frame
+from pages._shared import flash, page_link, plain, teacher_mode
 from pages._stores import choose_store
 
 GRAPH_HEIGHT = 560
@@ -66,7 +66,7 @@ def on_add_proposition(store) -> None:
         pid = proposition_id(text)
         store.add_propositions([Proposition(pid, text, st.session_state.new_language or None, embed([text])[0])],
                                run=run)
-        return f"Added {plain(short_text(text, 60))} ({pid}, run {plain(run)})."
+        return f"Added “{plain(short_text(text, 120))}” (run {plain(run)})."
     attempt("Adding the proposition", write)
 
 
@@ -170,8 +170,10 @@ with search_tab:
         with reported("Searching"):
             hits = store.nearest(embed([query])[0], k=k)
             if hits:
-                st.dataframe([{"cosine": round(h.score, 3), "text": h.proposition.text, "id": h.proposition.id}
-                              for h in hits], hide_index=True)
+                st.dataframe([{"rank": i, "cosine": round(h.score, 3), "text": h.proposition.text}
+                              for i, h in enumerate(hits, 1)], hide_index=True)
+                st.caption("Ranked by cosine similarity between the embeddings of your text and of each "
+                           "proposition (1 = same direction); the graph marks each hit with its rank and score.")
             else:
                 st.info("No proposition with an embedding yet.")
 
@@ -217,14 +219,19 @@ if graph is not None and graph.nodes:
                                       placeholder="every relation")
     shown = graph.filtered(chosen_runs or None, [lang or None for lang in chosen_languages] or None,
                            chosen_relations or None)
-    html = graph_html(shown, height_px=GRAPH_HEIGHT, highlight=[h.proposition.id for h in hits], max_nodes=MAX_DRAWN)
+    height = GRAPH_HEIGHT + 160 if teacher_mode() else GRAPH_HEIGHT          # larger on a projector
+    html = graph_html(shown, height_px=height, highlight=[h.proposition.id for h in hits], max_nodes=MAX_DRAWN,
+                      ranks={h.proposition.id: (i, h.score) for i, h in enumerate(hits, 1)},
+                      font_size=20 if teacher_mode() else 14)
     if len(shown.nodes) > MAX_DRAWN:
         st.caption(f"Showing {MAX_DRAWN} of {len(shown.nodes)} propositions (search hits first).")
     elif len(shown.nodes) < len(graph.nodes):
         st.caption(f"Showing {len(shown.nodes)} of {len(graph.nodes)} propositions and {len(shown.edges)} of "
                    f"{len(graph.edges)} relations (the filters above).")
-    st.iframe(sandboxed_frame(html, GRAPH_HEIGHT + 30), height=GRAPH_HEIGHT + 30)
-    st.caption("Edges: " + ", ".join(f"{t} = {c}" for t, c in RELATION_COLOURS.items())
-               + "; search hits are highlighted. Hover for text, id, language and confidence.")
+    st.iframe(sandboxed_frame(html, height + 30), height=height + 30)
+    st.markdown("Relations: " + " · ".join(f"<span style='color:{c}'>━━▶</span> {t.lower()}"
+                                            for t, c in RELATION_COLOURS.items())
+                + f" (label: relation and confidence) · <span style='color:{HIGHLIGHT_COLOUR}'>●</span> search hit "
+                  "(#rank · cosine). Hover a node for its whole text.", unsafe_allow_html=True)
 else:
     st.info("The graph is empty: load the example graph or add propositions.")

@@ -160,7 +160,9 @@ def test_add_a_proposition_and_a_relation_and_follow_them(data_dir):
     next(b for b in at.button if b.label == "Add").click().run()
     no_problem(at)
     assert metrics(at)["Propositions"] == "1"
-    assert any("Added Ein Mann spielt Gitarre." in s and "run manual" in s for s in successes(at))
+    assert any("Added “Ein Mann spielt Gitarre.”" in s and "run manual" in s for s in successes(at))
+    from ntm.longterm import proposition_id
+    assert not any(proposition_id("Ein Mann spielt Gitarre.") in s for s in successes(at))   # the sentence, no hash
     load_example(at)
     guitar = proposition_id("A man is playing a guitar on stage.")
     at.selectbox(key="rel_source").set_value(proposition_id("Ein Mann spielt Gitarre."))

@@ -47,7 +47,8 @@ def test_edges_coloured_by_relation_and_nodes_labelled_by_text():
     html = graph_html(GRAPH)
     nodes = {n["id"]: n for n in _dataset(html, "nodes")}
     edges = {(e["from"], e["to"]): e for e in _dataset(html, "edges")}
-    assert nodes["a"]["label"] == "A man is playing a guitar."
+    assert nodes["a"]["label"].replace("\n", " ") == "A man is playing a guitar."        # wrapped, not cut
+    assert all(len(line) <= 18 for line in nodes["a"]["label"].split("\n"))
     assert "id: c" in nodes["c"]["title"] and "language: de" in nodes["c"]["title"]
     assert "Nobody is playing anything." in nodes["c"]["title"]
     assert edges[("a", "b")]["color"] == RELATION_COLOURS["ENTAILS"]
@@ -139,3 +140,18 @@ def test_the_page_allows_no_request_and_the_frame_is_sandboxed():
     assert 'height:480px' in tag and "<script" not in frame.split("srcdoc=")[0].lower()
     srcdoc = re.search(r'srcdoc="([^"]*)"', frame).group(1)
     assert "<" not in srcdoc and html_lib.unescape(srcdoc) == html
+
+
+def test_positions_are_seeded_the_same_on_every_render_and_a_node_keeps_its_place():
+    first, again = (_dataset(graph_html(GRAPH), "nodes") for _ in range(2))
+    assert [(n["x"], n["y"]) for n in first] == [(n["x"], n["y"]) for n in again]
+    assert len({(n["x"], n["y"]) for n in first}) == len(first)                     # no two on one spot
+
+
+def test_edges_show_type_and_confidence_and_search_hits_their_rank_and_score():
+    html = graph_html(GRAPH, highlight=["b"], ranks={"b": (1, 0.834)}, font_size=20)
+    nodes = {n["id"]: n for n in _dataset(html, "nodes")}
+    edges = {(e["from"], e["to"]): e for e in _dataset(html, "edges")}
+    assert edges[("a", "c")]["label"] == "contradicts 0.80" and edges[("b", "d")]["label"] == "neutral 0.30"
+    assert nodes["b"]["label"].startswith("#1 · 0.83\n") and not nodes["a"]["label"].startswith("#")
+    assert nodes["a"]["font"]["size"] == 20                                          # teacher mode: larger
