@@ -42,7 +42,7 @@ LECTURE_DEMO = Recipe(
                  "chance towards zero: below 1 bit error per sequence after about 18,000 sequences, 150 s of one "
                  "core (bench/lecture_demo.json)."),
     spec=RunSpec(task="copy", model_type="ntm", seed=1,
-                 settings=TrainSettings(batch_size=8, num_batches=1500, optimizer="adam", lr=3e-3,
+                 settings=TrainSettings(batch_size=8, num_batches=3000, optimizer="adam", lr=3e-3,
                                         report_interval=10, checkpoint_interval=250, threads=1),
                  model={"controller_size": 64, "memory_slots": 16, "memory_width": 8, "memory_init": "random"},
                  task_params={"min_len": 1, "max_len": 4}),
