@@ -19,7 +19,8 @@ from ntm import step_view as sv
 from ntm.figures.dnc import LINK_EQUATION
 
 K = "st_"                              # the Step-through page's session-state prefix
-LECTURE = {"main": 236, "stages": 196}  # teacher mode: figure heights (px) that fit one 720 px screen
+LECTURE = {"main": 214, "stages": 184}  # teacher mode: figure heights (px) that fit one 720 px screen
+SELECTOR = 0.12                        # teacher mode: the head chooser's share of the stages' width
 LRU_NOTE = ("The sparse DNC keeps no usage: it allocates the least recently used slot (the grey bars count the "
             "steps since each slot was last read or written), so its allocation weighting is one-hot.")
 KEYS_NOTE = "Keys: ← → or PageUp/PageDown step, Home/End jump, Space plays and pauses."
@@ -31,9 +32,11 @@ def cells(*named, height: int | None = None) -> dict:
     return {**row, "height": height} if height else row
 
 
-def explain(stage, teacher: bool, numbered: str = "") -> None:
-    """One stage-table row: its title and equation, then (not in teacher mode) its note and code."""
-    st.markdown(f"**{numbered}{stage.title}**" + ("" if numbered else f" {stage.symbol}"))
+def explain(stage, teacher: bool, numbered: str = "", titled: bool = True) -> None:
+    """One stage-table row: its title (unless the picture below names it) and equation, then (not in
+    teacher mode) its note and code."""
+    if titled:
+        st.markdown(f"**{numbered}{stage.title}**" + ("" if numbered else f" {stage.symbol}"))
     st.latex(r"\small " + stage.equation)
     if not teacher:
         if stage.note:
@@ -41,21 +44,28 @@ def explain(stage, teacher: bool, numbered: str = "") -> None:
         st.code(stage.code, language="python", wrap_lines=True)
 
 
-def head_block(mount, common: dict, trace, views: dict, index: int, teacher: bool) -> None:
+def head_block(mount, common: dict, trace, views: dict, index: int, teacher: bool, selector=None) -> None:
     """One head: its stages' equations in columns as wide as the pictures below them, the parameter each
-    stage uses at t (not in teacher mode: the figure's panel titles give it), the stage pictures."""
+    stage uses at t (not in teacher mode: the figure's panel titles give it), the stage pictures. A
+    ``selector`` (the lecture layout's head chooser) gets a column of its own on the left."""
     head, hv = trace.heads[index], views["heads"][index]
     stages = head.stages()
     if not teacher:
         st.subheader(f"{head.name.capitalize()} head of the {sv.model_name(trace)}: how it addresses memory")
-    for j, (col, stage) in enumerate(zip(st.columns(hv["widths"], gap="small"), stages)):
+    side = [SELECTOR * sum(hv["widths"])] if selector else []
+    cols = st.container(key=f"{K}equations_{index}").columns(side + hv["widths"], gap="small")
+    if selector:
+        with cols[0]:
+            selector()
+    for j, (col, stage) in enumerate(zip(cols[len(side):], stages)):
         with col:
-            explain(stage, True, f"{j + 1}. ")
+            explain(stage, True, f"{j + 1}. ", titled=not teacher)   # the lecture's pictures name their stage
     rows = [] if teacher else [{"widths": hv["widths"], "cells": [
         dict(c, name=(f"{head.name}:shifted" if "view" in c else f"{head.name}:{stage.key}")) if c else None
         for c, stage in zip(hv["parameters"], stages)]}]
-    rows.append(cells((f"addressing:{head.name}", hv["addressing"], 1),
-                      height=LECTURE["stages"] if teacher else None))
+    rows.append(cells((f"addressing:{head.name}", hv["addressing"], 1), height=LECTURE["stages"] if teacher else None))
+    if side:                                          # an empty cell under the selector
+        rows[-1] = {**rows[-1], "widths": side + [sum(hv["widths"])], "cells": [None, *rows[-1]["cells"]]}
     mount(key=f"{K}head_{index}", data={**common, "rows": rows})
     if not teacher:
         for col, stage in zip(st.columns(hv["widths"], gap="small"), stages):
@@ -107,9 +117,9 @@ def lay_out(mount, common: dict, trace, payload: dict, teacher: bool, on_t_chang
         names = [h.name for h in trace.heads]
         if st.session_state.get(K + "head") not in names:
             st.session_state[K + "head"] = next((n for n in names if n.startswith("write")), names[0])
-        st.segmented_control("Head", names, key=K + "head", label_visibility="collapsed",
-                             help="Whose stages to show, with their equations above their pictures.")
-        head_block(mount, common, trace, views, names.index(st.session_state[K + "head"]), teacher)
+        head_block(mount, common, trace, views, names.index(st.session_state[K + "head"]), teacher,
+                   lambda: st.radio("Head", names, key=K + "head", help="Whose addressing stages are shown, "
+                                    "with their equations above their pictures."))
         mount(key=K + "change", data={**common, "rows": [cells(("memory_change", main["memory_change"], 1))]})
     else:
         mount(key=K + "main", data={**common, "rows": [cells(("sequence", main["sequence"], 1)), cells(

@@ -19,6 +19,7 @@ import streamlit as st
 from ntm import step_view as sv
 from ntm.figures import client
 from ntm.presets import BundleError, catalogue, load_preset
+from ntm.story import what_to_look_at
 from pages._shared import plain, teacher_mode
 from pages._step_views import lay_out
 from pages.components.stepper import stepper
@@ -47,12 +48,8 @@ def views_of(path: str, stamp: tuple, view: sv.View, teacher: bool) -> dict:
             "captions": [sv.step_caption(trace, t) for t in range(trace.steps)], "story": story(trace)}
 
 
-def story(trace) -> list[str] | None:
-    """What to look at, one line per timestep (teacher mode), once ``ntm.story`` provides it."""
-    try:
-        from ntm.story import what_to_look_at
-    except ImportError:
-        return None
+def story(trace) -> list[str]:
+    """What to look at, one line per timestep (shown in teacher mode), computed from the trace."""
     return what_to_look_at(trace)
 
 
@@ -94,7 +91,9 @@ def step_views(trace, teacher: bool, payload: dict, ident: str) -> None:
 
 teacher = teacher_mode()
 st.title("Step through an NTM or a DNC")
-st.markdown("Pick a trained machine and a sequence, then move through time: every panel shows the same timestep **t**.")
+if not teacher:
+    st.markdown("Pick a trained machine and a sequence, then move through time: every panel shows the same "
+                "timestep **t**.")
 
 entries = catalogue()
 steppable = [e for e in entries if sv.steppable(e)]
@@ -129,7 +128,7 @@ if st.session_state[K + "preset"] not in ids:            # the preset went away 
 cols = st.columns([3, 2, 1.2, 1.2]) if not teacher else st.columns([3, 1.2, 1.2, 2])
 cols[0].selectbox("Preset", ids, key=K + "preset", format_func=lambda i: f"{i} — {by_id[i].summary}",
                   persist_state="session")
-if others:
+if others and not teacher:
     cols[0].caption(others)
 entry = by_id[st.session_state[K + "preset"]]
 try:

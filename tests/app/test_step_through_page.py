@@ -314,8 +314,15 @@ def test_teacher_mode_hides_advanced_controls_and_enlarges_figures():
     normal = open_page()
     teacher = open_page(teacher=1)
     assert teacher.toggle(key="teacher").value
-    assert not teacher.download_button and not teacher.code and not teacher.get("radio")
-    assert normal.download_button and normal.code
+    assert not teacher.download_button and not teacher.code and [r.key for r in teacher.radio] == ["st_head"]
+    assert normal.download_button and normal.code and "st_head" not in [r.key for r in normal.radio]
+    # the lecture layout: the controls alone (a bar that stays in view), the strip, memory and weightings in
+    # one row sized for a 720 px screen, one head's stages at a time (the write head's first)
+    assert stepper(teacher)["rows"] == [] and components(teacher)["st_main"]["rows"][0]["height"] <= 240
+    assert [c["name"] for c in components(teacher)["st_main"]["rows"][0]["cells"]] == ["sequence", "memory", "weights"]
+    assert teacher.radio(key="st_head").value == "write 1" and "st_head_0" not in components(teacher)
+    teacher.radio(key="st_head").set_value("read 1").run()
+    assert "st_head_0" in components(teacher) and "st_head_1" not in components(teacher)
     height = lambda at: views(at)["memory"]["figure"]["layout"]["height"]   # noqa: E731
     assert height(teacher) > height(normal) and stepper(teacher)["teacher"] and not stepper(normal)["teacher"]
     assert teacher.query_params["teacher"] == "1"

@@ -47,7 +47,7 @@ def shown_t(page) -> int:
 
 def wait_for_t(page, t: int) -> None:
     """The heading and the slider say t, and every view (data-ntm-view) has been drawn at t."""
-    page.get_by_role("heading", name=re.compile(rf"^t = {t} ")).wait_for(timeout=WAIT)
+    page.get_by_role("heading", name=re.compile(rf"^t = {t}\b")).wait_for(timeout=WAIT)
     expect(page.get_by_role("slider", name="Timestep t")).to_have_value(str(t), timeout=WAIT)
     page.wait_for_function("""t => { const views = [...document.querySelectorAll('[data-ntm-view]')];
         return views.length >= 9 && views.every(v => v.dataset.t === String(t)); }""", arg=t, timeout=WAIT)

@@ -98,6 +98,7 @@ function patchKind(fig, path) {
     const trace = fig.data[a];
     const animated = (trace.type === "bar" || trace.type === "scatter") &&
       (b === "y" || (b === "marker" && c === "color" && path.length === 4));
+    if (trace.type === "heatmap" && b === "z" && path.length === 3 && !trace.zsmooth) return "heatmap";
     return animated ? "trace" : "full";
   }
   if (path.length === 3 && a === "title" && b === "text") return "title";
@@ -138,10 +139,127 @@ function makeView(cell, box, height) {
   const patches = cell.view.patches.map((p) => ({ ...makePatch(p), kind: patchKind(fig, p.path) }));
   const traces = [...new Set(patches.filter((p) => p.kind === "trace").map((p) => p.path[1]))];
   const config = { ...cell.view.config, responsive: true };
-  const v = { gd, fig, config, patches, traces, filename: config.toImageButtonOptions.filename,
+  const v = { gd, fig, config, patches, traces, filename: config.toImageButtonOptions.filename, fit: !!height,
               full: patches.some((p) => p.kind === "full"), cursors: new Map(), drawn: false, shown: null,
               near: true };
   return v;
+}
+
+// A heatmap's new z, painted into the image Plotly drew, cell by cell on the cell edges Plotly computed:
+// redrawing the figure (axes, colour bar and all) for it took most of a step. Only for a fixed colour
+// range (zmin/zmax or the colour axis's cmin/cmax set, as the figure functions set them) and no
+// smoothing; hover reads the new values too. Anything else returns false, and Plotly redraws.
+const RGB = new Map();
+function rgb(color) {
+  if (!RGB.has(color)) {
+    const ctx = document.createElement("canvas").getContext("2d");
+    ctx.fillStyle = "#000";
+    ctx.fillStyle = color;
+    ctx.fillRect(0, 0, 1, 1);
+    RGB.set(color, Array.from(ctx.getImageData(0, 0, 1, 1).data));
+  }
+  return RGB.get(color);
+}
+
+// The colour of value z on a colour scale [[at, colour], ...] over [lo, hi], as Plotly draws it.
+function colorOf(scale, lo, hi, z) {
+  const stops = scale.map(([at, color]) => [Number(at), rgb(color)]);
+  const f = Math.min(1, Math.max(0, (z - lo) / (hi - lo)));
+  let k = 1;
+  while (k < stops.length - 1 && stops[k][0] < f) k++;
+  const [a, ca] = stops[k - 1], [b, cb] = stops[k];
+  const u = b > a ? Math.min(1, Math.max(0, (f - a) / (b - a))) : 0;
+  const mix = ca.map((x, j) => Math.round(x + (cb[j] - x) * u));
+  return `rgba(${mix[0]},${mix[1]},${mix[2]},${mix[3] / 255})`;
+}
+
+// New bar heights and colours, and new line points, set in the drawn SVG on the bar positions Plotly
+// computed (as for heatmaps above: Plotly's own update redraws far more). Only for vertical bars and
+// plain lines on a fixed y range; false for anything else, and Plotly.animate draws it.
+const STEPS = {               // a line's segment from (x0, y0) to (x1, y1), by Plotly's line.shape
+  linear: (x0, y0, x1, y1) => `L${x1},${y1}`, hv: (x0, y0, x1, y1) => `H${x1}V${y1}`,
+  vh: (x0, y0, x1, y1) => `V${y1}H${x1}`, hvh: (x0, y0, x1, y1) => `H${(x0 + x1) / 2}V${y1}H${x1}`,
+  vhv: (x0, y0, x1, y1) => `V${(y0 + y1) / 2}H${x1}V${y1}`,
+};
+
+function paintTraces(v) {
+  const gd = v.gd;
+  for (const i of v.traces) {
+    const full = gd._fullData && gd._fullData[i], cd = gd.calcdata && gd.calcdata[i];
+    const plot = full && gd._fullLayout._plots[(full.xaxis || "x") + (full.yaxis || "y")];
+    if (!full || !cd || !cd[0] || !cd[0].node3 || !plot || plot.yaxis.autorange || full.visible !== true) return false;
+    const group = cd[0].node3.node && cd[0].node3.node();
+    if (!group) return false;
+    const xa = plot.xaxis, ya = plot.yaxis, d = v.fig.data[i];
+    const py = (y) => Math.max(0, Math.min(ya._length, ya.c2p(y)));
+    if (full.type === "bar") {
+      const paths = group.querySelectorAll("g.point > path");
+      if (full.orientation === "h" || paths.length !== cd.length || cd[0].p0 === undefined) return false;
+      const marker = full.marker || {};
+      const axis = marker.coloraxis ? gd._fullLayout[marker.coloraxis] : marker;
+      const colored = d.marker && d.marker.color && typeof d.marker.color !== "string" && Array.isArray(axis.colorscale);
+      const [lo, hi] = marker.coloraxis ? [axis.cmin, axis.cmax] : [marker.cmin, marker.cmax];
+      if (colored && !(hi > lo)) return false;
+      for (let j = 0; j < cd.length; j++) {
+        const di = cd[j], base = di.b || 0, y = Number(d.y[j]);
+        const x0 = xa.c2p(di.p0), x1 = xa.c2p(di.p1), y0 = py(base), y1 = py(base + y);
+        paths[j].setAttribute("d", `M${x0},${y0}V${y1}H${x1}V${y0}Z`);
+        di.s = y;
+        di.s1 = base + y;
+        if (colored) paths[j].style.fill = colorOf(axis.colorscale, lo, hi, Number(d.marker.color[j]));
+      }
+    } else if (full.type === "scatter" && full.mode === "lines" && STEPS[full.line.shape || "linear"]) {
+      const line = group.querySelector("path.js-line");
+      if (!line || cd.length !== d.y.length || Array.from(d.y).some((y) => !Number.isFinite(Number(y)))) return false;
+      const xs = cd.map((di) => xa.c2p(di.x)), ys = Array.from(d.y, (y) => ya.c2p(y));
+      const join = STEPS[full.line.shape || "linear"];
+      line.setAttribute("d", `M${xs[0]},${ys[0]}` + xs.slice(1).map((x, j) => join(xs[j], ys[j], x, ys[j + 1])).join(""));
+      cd.forEach((di, j) => { di.y = d.y[j]; });
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+function paintHeatmap(v, i) {
+  const gd = v.gd;
+  const full = gd._fullData && gd._fullData[i];
+  const cd = gd.calcdata && gd.calcdata[i] && gd.calcdata[i][0];
+  const images = gd.querySelectorAll(".heatmaplayer image");
+  const plot = full && gd._fullLayout._plots[(full.xaxis || "x") + (full.yaxis || "y")];
+  if (!full || !cd || !plot || images.length !== 1 || full.zsmooth || gd._fullData.filter((d) => d.type === "heatmap").length !== 1) return false;
+  const axis = full.coloraxis ? gd._fullLayout[full.coloraxis] : full;
+  const [lo, hi, auto] = full.coloraxis ? [axis.cmin, axis.cmax, axis.cauto] : [full.zmin, full.zmax, full.zauto];
+  if (auto !== false || !(hi > lo) || !Array.isArray(axis.colorscale)) return false;
+  const img = images[0];
+  const left = Number(img.getAttribute("x")), top = Number(img.getAttribute("y"));
+  const width = Math.round(Number(img.getAttribute("width"))), height = Math.round(Number(img.getAttribute("height")));
+  const z = v.fig.data[i].z, xs = cd.x, ys = cd.y;
+  if (!(width > 0 && height > 0) || !xs || !ys || ys.length !== z.length + 1 || xs.length !== z[0].length + 1) return false;
+  const stops = axis.colorscale.map(([at, color]) => [Number(at), rgb(color)]);
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext("2d");
+  const px = xs.map((x) => Math.round(plot.xaxis.c2p(x) - left)), py = ys.map((y) => Math.round(plot.yaxis.c2p(y) - top));
+  for (let r = 0; r < z.length; r++) {
+    for (let c = 0; c < z[r].length; c++) {
+      const value = z[r][c];
+      if (value === null || Number.isNaN(value)) continue;
+      const f = Math.min(1, Math.max(0, (value - lo) / (hi - lo)));
+      let k = 1;
+      while (k < stops.length - 1 && stops[k][0] < f) k++;
+      const [a, ca] = stops[k - 1], [b, cb] = stops[k];
+      const u = b > a ? Math.min(1, Math.max(0, (f - a) / (b - a))) : 0;
+      const mix = ca.map((x, j) => Math.round(x + (cb[j] - x) * u));
+      ctx.fillStyle = `rgba(${mix[0]},${mix[1]},${mix[2]},${mix[3] / 255})`;
+      ctx.fillRect(Math.min(px[c], px[c + 1]), Math.min(py[r], py[r + 1]), Math.abs(px[c + 1] - px[c]), Math.abs(py[r + 1] - py[r]));
+    }
+  }
+  img.setAttribute("href", canvas.toDataURL("image/png"));
+  cd.z = z;
+  return true;
 }
 
 // The drawn cursor rectangles ("M x0,yb H x1 V yt H x0 Z"), with the x they were drawn at.
@@ -197,7 +315,7 @@ function build(parent, data) {
         box.appendChild(value);
         inst.texts.push({ el: value, values: cell.values });
       }
-      if (cell.view) inst.views.push(makeView(cell, box, row.height));
+      if (cell.view) inst.views.push(Object.assign(makeView(cell, box, row.height), { tLast: data.ctl.last }));
     }
     root.appendChild(line);
   }
@@ -293,6 +411,7 @@ function showControls(inst, t) {
   const story = inst.data.story ? inst.data.story[t] ?? "" : "";
   c.story.textContent = story;
   c.story.hidden = !story;
+  inst.root.classList.toggle("ntm-told", !!story);
   c.story.dataset.t = String(t);
 }
 
@@ -302,7 +421,27 @@ async function redraw(v) {
   if (!v.drawn) await window.Plotly.newPlot(v.gd, v.fig.data, v.fig.layout, v.config);
   else await window.Plotly.react(v.gd, v.fig.data, v.fig.layout, v.config);
   v.drawn = true;
+  if (v.fit && await fitTitle(v)) await window.Plotly.react(v.gd, v.fig.data, v.fig.layout, v.config);
   measure(v);
+}
+
+// A figure in a row of fixed height (the lecture layout) is narrower than the figure function drew it
+// for: its title's font shrinks until the longest title it shows at any t fits inside the figure.
+async function fitTitle(v) {
+  const node = v.gd.querySelector(".g-gtitle .gtitle");
+  if (!node || !node.textContent) return false;
+  const box = v.gd.getBoundingClientRect();
+  const r = node.getBoundingClientRect();
+  const titles = v.patches.filter((p) => p.path.join(".") === "layout.title.text");
+  const longest = Math.max(node.textContent.length, ...titles.flatMap((p) => v.tLast === undefined ? [] :
+    Array.from({ length: v.tLast + 1 }, (_, t) => String(p.at(t) ?? "").replace(/<[^>]*>/g, "").length)));
+  const needed = r.width * longest / node.textContent.length;
+  const room = box.right - Math.max(r.left, box.left) - 6;
+  if (needed <= room) return false;
+  const size = parseFloat(getComputedStyle(node).fontSize) || 14;
+  v.fig.layout.title = { ...(v.fig.layout.title || {}), font: { ...((v.fig.layout.title || {}).font || {}),
+                         size: Math.max(9, Math.floor(size * room / needed)) } };
+  return true;
 }
 
 async function draw(v, t) {
@@ -315,7 +454,7 @@ async function draw(v, t) {
   if (!v.drawn || v.full) {
     await redraw(v);
   } else {
-    if (v.traces.length) {
+    if (v.traces.length && !paintTraces(v)) {
       const data = v.traces.map((i) => {
         const d = v.fig.data[i];
         return d.type === "bar" ? { y: d.y, marker: { color: d.marker.color } } : { y: d.y };
@@ -324,7 +463,8 @@ async function draw(v, t) {
     }
     let ok = true;
     for (const p of v.patches) {
-      if (p.kind === "title") ok = setText(v.gd.querySelector(".g-gtitle .gtitle"), v.fig.layout.title.text) && ok;
+      if (p.kind === "heatmap") ok = paintHeatmap(v, p.path[1]) && ok;
+      else if (p.kind === "title") ok = setText(v.gd.querySelector(".g-gtitle .gtitle"), v.fig.layout.title.text) && ok;
       else if (p.kind === "annotation") {
         const k = p.path[2];
         ok = setText(v.gd.querySelector(`.annotation[data-index="${k}"] .annotation-text`),
@@ -389,6 +529,7 @@ function scheduleFar() {
 // ---- the shared timestep ---------------------------------------------------------------------------
 
 function schedule() {
+  if (bus.busy) bus.dirty = true;          // a view (or a new instance) to show once this pass is done
   if (!bus.frame) bus.frame = requestAnimationFrame(renderAll);
 }
 
@@ -405,8 +546,10 @@ async function renderAll() {
   } finally {
     bus.busy = false;
   }
-  if (bus.t !== t) schedule();
-  else scheduleFar();
+  if (bus.t !== t || bus.dirty) {
+    bus.dirty = false;
+    schedule();
+  } else scheduleFar();
 }
 
 function onPage() {          // the Step-through page is shown (not another page, being switched to)
