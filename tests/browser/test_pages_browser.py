@@ -28,7 +28,7 @@ PAGES = [
     ("train", "Train", "Start training"),
     ("observatory", "Observatory", "Look inside a job"),
     ("generalisation", "Generalisation", "One long example"),
-    ("long-term-memory", "Long-term memory", re.compile(r"The graph is empty|Edges: ENTAILS")),
+    ("long-term-memory", "Long-term memory", re.compile(r"The graph is empty|Hover a node for its whole text")),
     ("nli-demo", "Dual-memory NTM: inference on NLI", "Infer"),
 ]
 

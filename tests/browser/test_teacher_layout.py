@@ -143,8 +143,11 @@ def test_the_sidebar_reopens_and_metric_values_grow_in_teacher_mode(app_server, 
             value = page.get_by_test_id("stMetricValue").first
             value.wait_for(timeout=WAIT)
             settled(page)
-            sizes[teacher] = page.evaluate(
-                "el => parseFloat(getComputedStyle(el.querySelector('p, div') || el).fontSize)", value.element_handle())
+            size_of = "el => parseFloat(getComputedStyle(el.querySelector('p, div') || el).fontSize)"
+            if teacher:     # the teacher-mode style may land a moment after the metric is drawn
+                page.wait_for_function(f"([el, before]) => ({size_of})(el) > before",
+                                       arg=[value.element_handle(), sizes[False]], timeout=WAIT)
+            sizes[teacher] = page.evaluate(size_of, value.element_handle())
             if teacher:
                 page.get_by_test_id("stExpandSidebarButton").click()
                 page.get_by_role("switch", name="Teacher mode").wait_for(timeout=WAIT)
