@@ -2,6 +2,7 @@
 
     python -m ntm train --task copy --seed 1000 -p controller_size=100 --num-batches 2000
     python -m ntm train --model-type dnc -p nr_cells=64 -p cell_size=20 -p read_heads=1 --preset-out presets/x
+    python -m ntm train --task copy --device auto          # a GPU when there is one (cpu by default)
     python -m ntm evaluate --preset presets/copy --task copy --length 80 --sequences 100 --seed 1 --json
     python -m ntm presets
     python -m ntm evaluate --preset repeat-copy --length 10 --repeats 15     # repeat copy: both knobs
@@ -12,6 +13,8 @@ The training flags are those of the widely used PyTorch NTM repositories; ``-p k
 reaches every training, model and task parameter (``python -m ntm train --list-params``); the DNC's
 (``--model-type dnc|sdnc``) have pytorch-dnc's names (``nr_cells``, ``cell_size``, ``read_heads``,
 ``hidden_size``, ``rnn_type``, ``num_layers``). evaluate and trace take the model type from the preset.
+``--device`` (train, evaluate, sweep) is cpu, cuda, cuda:N or auto (``ntm.device``); saved files hold
+CPU tensors whatever the device.
 Errors a user can fix are reported in one line, with exit status 2.
 """
 
@@ -27,6 +30,8 @@ from .model import MODEL_TYPES
 from .tasks import TASKS
 
 LONG_TERM_BACKENDS = {"in-memory": "embedded", "embedded": "embedded", "neo4j": "neo4j"}
+DEVICE_HELP = ("cpu, cuda, cuda:N, or auto (cuda when torch.cuda.is_available(), else cpu); "
+               "saved checkpoints and presets hold CPU tensors either way")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -61,6 +66,8 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="test sequences per length of the saved preset's generalisation table (default: 100)")
     t.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile the NTM step (faster for runs over a minute)")
+    t.add_argument("--device", default=None, metavar="{cpu,cuda,cuda:N,auto}",
+                   help="where to train: " + DEVICE_HELP + " (default: cpu; --resume keeps the run's own)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--list-params", action="store_true", help="print every -p key with its default and exit")
 
@@ -75,6 +82,8 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0, help="seed for the test sequences (default: 0)")
     e.add_argument("--repeats", type=int, default=None,
                    help="repeat copy: fix the number of repeats (default: drawn as in training)")
+    e.add_argument("--device", default="cpu", metavar="{cpu,cuda,cuda:N,auto}",
+                   help="where to run the model: " + DEVICE_HELP + " (default: cpu)")
     e.add_argument("--json", action="store_true", help="print JSON")
 
     sub.add_parser("presets", help="list the presets")
@@ -90,6 +99,8 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="test sequences per length of each run's generalisation table (default: 100)")
     w.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run on the Ray cluster at ADDRESS ('local' starts one here; RAY_ADDRESS also works)")
+    w.add_argument("--device", default=None, metavar="{cpu,cuda,cuda:N,auto}",
+                   help="where each run trains (as -p device=...): " + DEVICE_HELP + " (default: cpu)")
     w.add_argument("--wait", action="store_true", help="wait until every run has finished, printing progress")
     w.add_argument("--status", metavar="SWEEP_ID", help="print a sweep's runs and their states, and exit")
     w.add_argument("--cancel", metavar="SWEEP_ID", help="cancel a sweep (its running jobs or Ray tasks), and exit")
@@ -125,7 +136,7 @@ def _train(args: argparse.Namespace) -> int:
         return _fail("--preset-sequences must be at least 1")
     overrides = {"batch_size": args.batch_size, "num_batches": args.num_batches,
                  "report_interval": args.report_interval, "checkpoint_interval": args.checkpoint_interval,
-                 "compile": args.compile}
+                 "compile": args.compile, "device": args.device}
     epochs = None
     if args.model_type == "dual":
         from .dual.cli import fork_params
@@ -146,7 +157,7 @@ def _train(args: argparse.Namespace) -> int:
     command = "python -m ntm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
         # On --resume, the -p settings that may change (a lower lr after a divergence) are the ones given.
-        given = {pair.split("=", 1)[0].strip() for pair in args.param}
+        given = {pair.split("=", 1)[0].strip() for pair in args.param} | ({"device"} if args.device else set())
         changed = {k: getattr(spec.settings, k) for k in RESUME_OVERRIDES if k in given} if args.resume else None
         trainer = Trainer(spec, run_dir, resume=args.resume, progress=not args.no_progress, command=command,
                           resume_overrides=changed)
@@ -154,6 +165,8 @@ def _train(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if trainer.resumed:
         print(f"resuming {run_dir} at batch {trainer.batches}", file=sys.stderr)
+    if trainer.spec.settings.device != "cpu":
+        print(f"training on {trainer.device} (--device {trainer.spec.settings.device})", file=sys.stderr)
     store = None
     if args.model_type == "dual":
         from .dual.cli import attach_long_term
@@ -183,13 +196,17 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from .device import DeviceError, resolve_device
     from .evaluation import evaluate
     from .presets import BundleError, load_preset
 
     try:
-        preset = load_preset(args.preset)
-    except BundleError as exc:
+        device = resolve_device(args.device)
+        preset = load_preset(args.preset)            # built and loaded on the CPU
+    except (BundleError, DeviceError) as exc:
         return _fail(str(exc))
+    if device.type != "cpu":
+        preset.model.to(device)                      # evaluation moves each batch to the model's device
     if args.data is not None:
         from .dual.cli import evaluate_file
         try:
@@ -291,6 +308,8 @@ def _sweep(args: argparse.Namespace) -> int:
         params = dict(pair.split("=", 1) for pair in args.param if "=" in pair)
         if len(params) != len(args.param):
             return _fail("-p expects key=value (e.g. -p num_batches=2000)")
+        if args.device is not None:
+            params["device"] = args.device
         grid = {}
         for item in args.grid:
             key, eq, values = item.partition("=")

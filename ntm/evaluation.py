@@ -3,8 +3,13 @@
     evaluate(model, task, length=80, sequences=100, seed=1)     one row of a generalisation table
     generalisation_table(model, task, lengths)                   a row per length
     generalisation_grid(model, task, lengths, repeats)           repeat copy: a row per (length, repeats)
+    parse_repeats("1, 10, 20"), default_repeats(task)            its numbers of repeats, typed or proposed
+    grid_work(lengths, sequences, repeats)                       what a request costs, against MAX_WORK
     example_outputs({"NTM": ntm, "LSTM": lstm}, task, 120)       one episode through several models
     parse_lengths("10, 20, 40", task)                            test lengths typed by a user, checked
+
+Sequences are drawn on the CPU (seeded CPU generators) and each batch is moved once to the model's
+device (``ntm.device.model_device``), so the same seed scores the same sequences on any device.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from .tasks import Task, bit_errors, cost_bits
+from .device import model_device
+from .tasks import Batch, Task, bit_errors, cost_bits
 
 # The kinds of model the comparisons of section 4 set side by side, by the model types of each, with
 # the preset each defaults to; the paper compares the NTM and the LSTM, and the DNC is the NTM's successor.
@@ -64,6 +70,11 @@ def default_lengths(task: Task, model: nn.Module | None = None) -> list[int]:
     return task.test_lengths(memory_slots(model) if model is not None else None)
 
 
+def _on(device: torch.device, batch: Batch) -> Batch:
+    """``batch`` on ``device``: one move per batch, none when the model is on the CPU."""
+    return batch if device.type == "cpu" else batch.to(device)
+
+
 def takes_repeats(task: Task) -> bool:
     """Whether the task has a second size knob, the number of repeats (repeat copy, section 4.2)."""
     return "repeats" in inspect.signature(task.sample).parameters
@@ -94,13 +105,14 @@ def evaluate(model: nn.Module, task: Task, length: int, sequences: int = 100, se
         knobs["repeats"] = repeats
     was_training = model.training
     model.eval()
+    device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
     errors, costs = [], []
     try:
         remaining = sequences
         while remaining > 0:
             b = min(batch_size, remaining)
-            batch = task.sample(b, generator, length=length, **knobs)
+            batch = _on(device, task.sample(b, generator, length=length, **knobs))
             logits, _, _ = model(batch.inputs)
             errors.append(bit_errors(logits, batch).float())
             costs.append(cost_bits(logits, batch) * b)
@@ -131,11 +143,12 @@ def evaluate_training_distribution(model: nn.Module, task: Task, sequences: int 
     """
     was_training = model.training
     model.eval()
+    device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
     errors = []
     try:
         for _ in range(sequences):
-            batch = task.sample(1, generator)
+            batch = _on(device, task.sample(1, generator))
             logits, _, _ = model(batch.inputs)
             errors.append(bit_errors(logits, batch).float())
     finally:
@@ -207,8 +220,80 @@ def example_outputs(models: dict[str, nn.Module], task: Task, length: int, seed:
         was_training = model.training
         model.eval()
         try:
-            logits, _, _ = model(batch.inputs)
+            logits, _, _ = model(_on(model_device(model), batch).inputs)
         finally:
             model.train(was_training)
-        outputs[name] = torch.sigmoid(logits[0][mask]).tolist()
+        outputs[name] = torch.sigmoid(logits[0].cpu()[mask]).tolist()
     return {"target": batch.targets[0][mask].tolist(), "outputs": outputs}
+
+
+MAX_TEST_REPEATS = 100            # most repeats a typed list of test numbers of repeats may ask for
+
+
+def train_repeats(task: Task) -> tuple[int, int]:
+    """Inclusive range ``(min_repeats, max_repeats)`` of the repeats drawn in training (repeat copy)."""
+    if not takes_repeats(task):
+        raise ValueError(f"the {task.name} task has no number of repeats")
+    return (task.min_repeats, task.max_repeats)
+
+
+def default_repeats(task: Task) -> list[int]:
+    """Numbers of repeats to test: the training range's ends and middle, then 1.5x and 2x its end
+    (the paper tests repeat copy up to twice the repeats it trained on; 1..10 -> [1, 5, 10, 15, 20])."""
+    lo, hi = train_repeats(task)
+    return sorted({lo, (lo + hi) // 2, hi, hi + hi // 2, 2 * hi})
+
+
+def parse_repeats(text: str, maximum: int = MAX_TEST_REPEATS) -> list[int]:
+    """'1, 10 20' -> [1, 10, 20]: sorted, unique, each within ``1..maximum``; empty text -> ``[]``
+    (no repeats axis: the repeats are drawn as in training).
+
+    Raises:
+        ValueError: with what is wrong, quoting at most a few of the values.
+    """
+    words = text.replace(",", " ").split()
+    if not all(re.fullmatch(r"[0-9]{1,9}", w) for w in words):
+        raise ValueError("numbers of repeats must be whole numbers separated by commas")
+    values = sorted({int(w) for w in words})
+    bad = [v for v in values if not 1 <= v <= maximum]
+    if bad:
+        raise ValueError(f"numbers of repeats must be between 1 and {maximum}; got {bad[:5]}")
+    return values
+
+
+def grid_work(lengths: list[int], sequences: int, repeats: list[int] = ()) -> int:
+    """Sequence-steps per model of a request, the measure ``MAX_WORK`` caps: ``sequences x sum(lengths)``
+    by length (a copy answers L steps), and ``sequences x sum(L x r)`` over a (length, repeats) grid,
+    ``= sequences x sum(lengths) x sum(repeats)`` (a repeat copy answers L r steps)."""
+    return sequences * sum(lengths) * (sum(repeats) if repeats else 1)
+
+
+def grid_too_large(lengths: list[int], repeats: list[int], sequences: int, limit: int | None = None) -> str | None:
+    """What ``check_work`` says, for a (length, repeats) grid: why a grid of more than ``limit``
+    (default ``MAX_WORK``, read when called) sequence-steps per model (``grid_work``) is refused, and
+    how to make it smaller or where to run it instead; None when it is within the limit."""
+    limit = MAX_WORK if limit is None else limit
+    work = grid_work(lengths, sequences, repeats)
+    if work <= limit:
+        return None
+    return (f"{sequences} sequences at lengths summing to {sum(lengths)} and numbers of repeats summing to "
+            f"{sum(repeats)} is {work:,} sequence-steps per model, over the {limit:,} one request may ask for: "
+            f"use fewer sequences, lengths or numbers of repeats, or run "
+            f"`python -m ntm evaluate --length L --repeats R` from a terminal")
+
+
+def comparison_table(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The table under a comparison, from ``{label: rows of evaluate()}``: by length, a row per length
+    with each model's bit errors and % perfect side by side; over a (length, repeats) grid (rows with
+    ``repeats``), a row per model and cell with its cost, bit errors and % perfect."""
+    if any("repeats" in row for rows in results.values() for row in rows):
+        return [{"model": label, "length": row["length"], "repeats": row["repeats"],
+                 "cost (bits)": round(row["cost_bits"], 3), "bit errors": round(row["bit_errors"], 3),
+                 "perfect": f"{row['perfect']:.0%}"} for label, rows in results.items() for row in rows]
+    table: dict[int, dict[str, Any]] = {}
+    for label, rows in results.items():
+        for row in rows:
+            cells = table.setdefault(row["length"], {"length": row["length"]})
+            cells[f"{label}: bit errors"] = round(row["bit_errors"], 3)
+            cells[f"{label}: perfect"] = f"{row['perfect']:.0%}"
+    return [table[length] for length in sorted(table)]

@@ -17,6 +17,11 @@ A run lives in one folder (``--checkpoint-path``):
 Settings come in three groups that ``-p key=value`` can all reach: the training settings of
 ``TrainSettings``, the model's config fields (``NTMConfig`` / ``LSTMConfig``) and the task's
 parameters. ``resolve_params`` sorts overrides into them and rejects unknown keys or bad values.
+
+``device`` (``-p device=...``, ``--device``) says where the model, its batches and the optimizer's
+state live: cpu (the default), cuda, cuda:N, or auto (cuda when available, else cpu); see
+``ntm.device``. Batches are drawn on the CPU and moved once each; checkpoints and presets hold CPU
+tensors whatever the device.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any, Callable
 
 import torch
 
+from .device import DeviceError, check_device_name, resolve_device
 from .evaluation import default_lengths, evaluate_training_distribution, generalisation_table, max_length
 from .io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 from .model import MODEL_TYPES, build_model, config_fields
@@ -62,6 +68,7 @@ class TrainSettings:
     checkpoint_interval: int = 1000  # batches between checkpoints (0: only at the end)
     compile: bool = False            # torch.compile the NTM step (faster after ~30 s of compiling)
     threads: int = 0                 # torch CPU threads; 0 leaves torch's default
+    device: str = "cpu"              # "cpu", "cuda", "cuda:N", or "auto" (cuda when available, else cpu)
 
     def __post_init__(self):
         for name in ("batch_size", "num_batches", "report_interval"):
@@ -87,6 +94,7 @@ class TrainSettings:
                 raise ValueError(f"{name} must be in [0, 1); got {v!r}")
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
             raise ValueError(f"threads must be an integer >= 0; got {self.threads!r}")
+        check_device_name(self.device)          # whether this machine has it: Trainer (resolve_device)
 
 
 def _parse_value(text: str, like: Any, key: str) -> Any:
@@ -192,7 +200,8 @@ class NonFiniteError(RuntimeError):
     """A batch's loss or gradient was NaN or infinite; nothing of that batch was applied."""
 
 
-RESUME_OVERRIDES = ("lr", "clip_value", "lr_schedule", "lr_min_ratio")   # may change when a run resumes
+# May change when a run resumes (when given: a run resumed without a device keeps its own).
+RESUME_OVERRIDES = ("lr", "clip_value", "lr_schedule", "lr_min_ratio", "device")
 
 
 def _grads_finite(parameters) -> bool:
@@ -205,6 +214,12 @@ class Trainer:
 
     ``on_report(record)`` is called with each metrics line; ``on_batch(batches)`` after each batch
     (once it is reported and checkpointed), with the number of batches done.
+
+    The model and the optimizer's state live on ``self.device`` (the settings' ``device``,
+    resolved); each batch is drawn on the CPU and moved there once.
+
+    Raises:
+        DeviceError: the settings' device is not on this machine (before anything is written).
     """
 
     def __init__(self, spec: RunSpec, run_dir: str | os.PathLike, resume: bool = False,
@@ -239,8 +254,9 @@ class Trainer:
                 if name not in RESUME_OVERRIDES:
                     raise ValueError(f"{name} cannot change when a run resumes (only {', '.join(RESUME_OVERRIDES)})")
                 setattr(self.spec.settings, name, value)
-            self.model, self.task = ckpt.model, ckpt.task
-            self.optimizer = self._make_optimizer()
+            self.device = resolve_device(self.spec.settings.device)
+            self.model, self.task = _to_device(ckpt.model, self.device), ckpt.task
+            self.optimizer = self._make_optimizer()     # its state is loaded onto the parameters' device
             _load_optimizer_state(self.optimizer, ckpt.optimizer_state)
             self.generator = torch.Generator()
             self.generator.set_state(ckpt.generator_state)
@@ -254,10 +270,11 @@ class Trainer:
                 raise ValueError(f"{self.run_dir} already holds a checkpoint: pass --resume to continue "
                                  f"it, or choose another --checkpoint-path")
             self.spec = spec
+            self.device = resolve_device(spec.settings.device)
             torch.manual_seed(spec.seed)
             self.task = make_task(spec.task, **spec.task_params)
-            self.model = build_model(spec.model_type, {**spec.model, "input_size": self.task.input_size,
-                                                       "output_size": self.task.output_size})
+            self.model = _to_device(build_model(spec.model_type, {**spec.model, "input_size": self.task.input_size,
+                                                                  "output_size": self.task.output_size}), self.device)
             self.optimizer = self._make_optimizer()
             self.generator = torch.Generator().manual_seed(spec.seed)
             self.batches, self.sequences, self.elapsed = 0, 0, 0.0
@@ -314,6 +331,8 @@ class Trainer:
         size = self.spec.settings.batch_size
         length = self.task._episode_length(size, self.generator, None)
         batch = self.task.sample(size, self.generator, length=length)
+        if self.device.type != "cpu":
+            batch = batch.to(self.device)        # once per batch; on the CPU the batch is used as drawn
         self.optimizer.zero_grad(set_to_none=True)
         logits, _, _ = self.model(batch.inputs)
         loss = task_loss(logits, batch)
@@ -356,12 +375,17 @@ class Trainer:
     def write_sample(self) -> None:
         self.model.eval()
         with torch.no_grad():
-            logits, _, _ = self.model(self.sample.inputs)
+            logits = self._cpu_logits(self.sample.inputs)
         self.model.train()
         atomic_write_json(self.run_dir / "sample.json", {
             "batches": self.batches,
             "inputs": self.sample.inputs[0].tolist(), "targets": self.sample.targets[0].tolist(),
             "outputs": torch.sigmoid(logits[0]).tolist(), "mask": self.sample.mask[0].tolist()})
+
+    def _cpu_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The model's logits ``[B, T, Y]`` for CPU ``inputs``, run on the model's device, back on the CPU."""
+        logits, _, _ = self.model(inputs if self.device.type == "cpu" else inputs.to(self.device))
+        return logits.cpu()
 
     def write_fixed_examples(self) -> None:
         """The history's fixed examples: inputs, and targets of the scored steps (``[T_scored, W]``)."""
@@ -375,7 +399,7 @@ class Trainer:
         self.model.eval()
         with torch.no_grad():
             for ex in self.examples:
-                logits, _, _ = self.model(ex.inputs)
+                logits = self._cpu_logits(ex.inputs)
                 probs = torch.sigmoid(logits[0][ex.mask[0]]).tolist()            # [T_scored, W]
                 outputs.append([[round(p, HISTORY_DIGITS) for p in row] for row in probs])
         self.model.train()
@@ -495,6 +519,11 @@ def cost_by_length(window: list[tuple[float, float, float, int]]) -> dict[str, f
     for _, cost, _, length in window:
         by.setdefault(length, []).append(cost)
     return {str(n): round(sum(c) / len(c), HISTORY_DIGITS) for n, c in sorted(by.items())}
+
+
+def _to_device(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` moved to ``device`` (in place; a model on the CPU is left as it is)."""
+    return model if device.type == "cpu" else model.to(device)
 
 
 def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:

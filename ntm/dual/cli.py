@@ -119,6 +119,29 @@ def with_embeddings(graph: dict[str, Any]) -> dict[str, Any]:
     return graph
 
 
+def _cpu_in_out(model):
+    """``model`` itself on the CPU; on another device (``evaluate --device``), a wrapper that moves
+    each batch's inputs there and gives the logits back on the CPU, once per batch."""
+    import torch
+
+    from ..device import model_device
+
+    device = model_device(model)
+    if device.type == "cpu":
+        return model
+
+    class OnDevice(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, inputs: torch.Tensor):
+            logits, *rest = self.model(inputs.to(device))
+            return (logits.cpu(), *rest)
+
+    return OnDevice()
+
+
 def evaluate_file(preset, data: str) -> dict[str, Any]:
     """Score an NLI preset on every example of ``data`` (its graph, if exported, read from a
     throwaway copy so evaluation never changes a store)."""
@@ -131,9 +154,10 @@ def evaluate_file(preset, data: str) -> dict[str, Any]:
                          f"(use --length for it)")
     examples = load_nli(data)
     model = preset.model
+    scored = _cpu_in_out(model)          # evaluate_nli scores on the CPU; the model may be on a GPU
     graph = Path(preset.path) / GRAPH_FILE
     if getattr(model, "model_type", None) != "dual" or not graph.is_file():
-        return {"preset": preset.name, "data": Path(data).name, **evaluate_nli(model, examples)}
+        return {"preset": preset.name, "data": Path(data).name, **evaluate_nli(scored, examples)}
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store("embedded", path=Path(tmp) / "graph.json")
         try:
@@ -144,7 +168,7 @@ def evaluate_file(preset, data: str) -> dict[str, Any]:
                                  "re-export it or remove it") from None
             store.import_json(with_embeddings(exported) if isinstance(exported, dict) else exported)
             model.attach_store(store)
-            result = evaluate_nli(model, examples)
+            result = evaluate_nli(scored, examples)
         finally:
             model.attach_store(None)
             store.close()

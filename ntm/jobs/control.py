@@ -128,6 +128,17 @@ def check_limits(spec: Any) -> None:
             raise JobError(f"{key} must be between {lo:g} and {hi:g}; got {values[key]!r}")
 
 
+def check_device(spec: Any) -> None:
+    """Raises JobError if ``spec``'s device (``settings.device``, cpu when absent) is not on this machine."""
+    device = getattr(spec.settings, "device", "cpu")
+    if device != "cpu":
+        from ..device import DeviceError, resolve_device   # torch, only for a job that asks for a GPU
+        try:
+            resolve_device(device)
+        except DeviceError as exc:
+            raise JobError(str(exc)) from None
+
+
 # ---- starting, cancelling, resuming -------------------------------------------------------------
 
 def start_job(spec: Any, preset_name: str, name: str | None = None, export_sequences: int = 100) -> Job:
@@ -136,14 +147,15 @@ def start_job(spec: Any, preset_name: str, name: str | None = None, export_seque
     ``export_sequences``: sequences per length for the generalisation table saved with the preset.
 
     Raises:
-        JobError: a bad preset name, a value outside ``LIMITS``, or the concurrency limit reached;
-            nothing is started and no folder is left behind.
+        JobError: a bad preset name, a value outside ``LIMITS``, a device this machine lacks, or
+            the concurrency limit reached; nothing is started and no folder is left behind.
     """
     from ..presets import user_presets_dir
 
     if not (callable(getattr(spec, "to_dict", None)) and hasattr(spec, "settings")):
         raise JobError(f"start_job needs a RunSpec (ntm.training.resolve_params); got {type(spec).__name__}")
     check_limits(spec)
+    check_device(spec)
     if spec.settings.threads == 0:
         spec.settings.threads = 1          # one torch thread per job: the app and others share the cores
     with _jobs_lock():

@@ -97,7 +97,7 @@ class Runner:
         try:
             import torch
 
-            from ..training import RESUME_OVERRIDES, RunSpec, Trainer
+            from ..training import RESUME_OVERRIDES, DeviceError, RunSpec, Trainer
 
             torch.set_num_threads(1)
             if self.stop_requested:
@@ -107,10 +107,14 @@ class Runner:
             command = spec_command(spec, self.job_dir, preset_path)
             if self.resume:
                 command += " --resume"
-            # On resume job.json's spec wins for what may change (resume_job(..., lr=) lowers the rate).
+            # On resume job.json's spec wins for what may change (resume_job(..., lr=) lowers the rate;
+            # the device stays the one the job was started with).
             overrides = {k: getattr(spec.settings, k) for k in RESUME_OVERRIDES} if self.resume else None
-            self.trainer = trainer = Trainer(spec, self.job_dir, resume=self.resume, progress=False,
-                                             command=command, resume_overrides=overrides)
+            try:
+                self.trainer = trainer = Trainer(spec, self.job_dir, resume=self.resume, progress=False,
+                                                 command=command, resume_overrides=overrides)
+            except DeviceError as exc:           # e.g. a GPU job resumed where there is no GPU: no traceback
+                return self.exit(1, "failed", str(exc))
             trainer.on_batch = fault_hook(os.environ.get(FAULT_ENV, ""), trainer)
             if self.stop_requested:
                 trainer.request_stop()
