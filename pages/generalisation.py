@@ -1,9 +1,10 @@
 """Generalisation: an NTM, a DNC and an LSTM trained on the same task, tested on longer sequences.
 
-Presets → ``ntm.evaluation.evaluate`` at each length (cached per preset, length, sequences and
-seed) → ``ntm.figures.training.generalisation_figure``, redrawn after every length so the curves
-grow while the models run; few sequences at first (ready in seconds), **Refine** for more. One long
-example through every model → ``examples_figure``.
+Presets → ``ntm.evaluation.evaluate`` at each length (cached per preset, length, sequences, seed and
+repeats) → ``ntm.figures.training.generalisation_figure``, redrawn after every length so the curves
+grow while the models run; few sequences at first (ready in seconds), **Refine** for more. Repeat copy
+also varies the number of repeats: the (length, repeats) grid of ``generalisation_grid``, cell by cell,
+→ ``repeats_grid_figure``. One long example through every model → ``examples_figure``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ntm import evaluation
-from ntm.figures.training import examples_figure, generalisation_figure
+from ntm.figures.training import GRID_MEASURES, examples_figure, generalisation_figure, repeats_grid_figure
 from ntm.jobs import JobError, evaluations
 from ntm.presets import BundleError, catalogue, load_preset
 from pages._shared import page_link, plain
@@ -27,9 +28,9 @@ def load(path: str, stamp: tuple):
 
 
 @st.cache_data(show_spinner=False, max_entries=4000)
-def evaluate_cached(path: str, stamp: tuple, length: int, sequences: int, seed: int) -> dict:
-    preset = load(path, stamp)
-    return evaluation.evaluate(preset.model, preset.task, length, sequences, seed)
+def evaluate_cached(path: str, stamp: tuple, length: int, sequences: int, seed: int, repeats: int | None = None) -> dict:
+    preset = load(path, stamp)          # with ``repeats``: one cell of ``evaluation.generalisation_grid``
+    return evaluation.evaluate(preset.model, preset.task, length, sequences, seed, repeats=repeats)
 
 
 @st.cache_data(show_spinner=False, max_entries=200)
@@ -47,7 +48,9 @@ def refine() -> None:
 def draw_curves(slot, fresh: dict, as_trained: dict, figure_args: dict, key: str) -> None:
     """The comparison so far (``fresh``: label -> rows evaluated) beside the tables saved at training."""
     series = {**fresh, **as_trained}
-    if series:
+    if series and "measure" in figure_args:             # a (length, repeats) grid: a heatmap per model
+        slot.plotly_chart(repeats_grid_figure(fresh, **figure_args), key=key)
+    elif series:
         slot.plotly_chart(generalisation_figure(series, dashed=as_trained, **figure_args,
                                                 same_color={k: k.removesuffix(" (as trained)") for k in as_trained}),
                           key=key)
@@ -143,10 +146,15 @@ with_memory = [p for _, p in chosen.values() if evaluation.memory_slots(p.model)
 ntm_preset = min(with_memory, key=lambda p: evaluation.memory_slots(p.model), default=None)
 train_lo, train_hi = first.task.train_lengths
 length_name = first.task.length_name
+repeats_task = evaluation.takes_repeats(first.task)       # repeat copy: the number of repeats is a second axis
 
 # ---- inputs ----
 proposed = evaluation.default_lengths(first.task, ntm_preset.model if ntm_preset else None) or [train_hi]
 c_len, c_seq, c_seed, c_log = st.columns([3, 1, 1, 1])
+if repeats_task:
+    (c_len, c_rep), (rep_lo, rep_hi) = c_len.columns(2), evaluation.train_repeats(first.task)
+    repeats_text = c_rep.text_input("Numbers of repeats", ", ".join(map(str, evaluation.default_repeats(first.task))),
+                                    key=f"gen_repeats_{task}", help=f"Trained on {rep_lo}–{rep_hi}; empty: curves by length.")
 lengths_text = c_len.text_input(f"Test lengths ({length_name})", value=", ".join(map(str, proposed)),
                                 key=f"gen_lengths_{task}",
                                 help=f"Trained on {train_lo}–{train_hi}. Defaults stop where the smallest memory is full.")
@@ -156,6 +164,7 @@ seed = c_seed.number_input("Seed", min_value=0, max_value=2**31 - 1, value=1, st
 log_y = c_log.toggle("Log scale", value=False, key="gen_log")
 try:
     lengths = evaluation.parse_lengths(lengths_text, first.task)
+    repeats = evaluation.parse_repeats(repeats_text) if repeats_task else []
 except ValueError as exc:
     st.error(plain(f"Cannot evaluate: {exc}.", 400))
     st.stop()
@@ -166,21 +175,27 @@ if limit is not None and lengths[-1] > limit:
 
 paths = tuple((str(e.path), e.stamp) for e, _ in chosen.values())
 models = {label: (str(e.path), e.stamp) for label, (e, _) in chosen.items()}
-request = (paths, tuple(lengths), int(sequences), int(seed))
+request = (paths, tuple(lengths), tuple(repeats), int(sequences), int(seed))
 if st.session_state.pop("gen_refine", False):       # Refine asked for more sequences: evaluate them now
     st.session_state["gen_request"] = request
-work = int(sequences) * sum(lengths)
+work = evaluation.grid_work(lengths, int(sequences), repeats)
 figure_args = dict(train_lengths=(train_lo, train_hi), length_name=length_name, log_y=log_y)
+if repeats:                                           # the grid's heatmaps: no log axis, a choice of colour
+    figure_args = dict(train_lengths=(train_lo, train_hi), train_repeats=(rep_lo, rep_hi), lengths=lengths,
+                       repeats=repeats, length_name=length_name, measure=st.radio(
+                           "Colour the grid by", list(GRID_MEASURES), format_func=lambda m: GRID_MEASURES[m][0],
+                           horizontal=True, key="gen_measure"))
 as_trained = {f"{label} (as trained)": p.metrics.get("generalisation") or [] for label, (_, p) in chosen.items()}
-as_trained = {k: v for k, v in as_trained.items() if v}
-background = work > evaluation.MAX_WORK
-found = evaluations.find_evaluation(models, lengths, int(sequences), int(seed)) if background else None
+as_trained = {k: v for k, v in as_trained.items() if v and not repeats}     # saved tables are by length only
+background = work > evaluation.MAX_WORK              # by length: offered in the background; a grid: refused
+found = evaluations.find_evaluation(models, lengths, int(sequences), int(seed)) if background and not repeats else None
 evaluating = not background and st.session_state.get("gen_request") == request
 if not background:
     c_eval, c_refine = st.columns([1, 3])
     if c_eval.button("Evaluate", type="primary", icon=":material/play_arrow:", key="gen_evaluate"):
         st.session_state["gen_request"], evaluating = request, True
-    if evaluating and int(sequences) < REFINED_SEQUENCES and REFINED_SEQUENCES * sum(lengths) <= evaluation.MAX_WORK:
+    if evaluating and int(sequences) < REFINED_SEQUENCES and \
+            evaluation.grid_work(lengths, REFINED_SEQUENCES, repeats) <= evaluation.MAX_WORK:
         c_refine.button(f"Refine: {REFINED_SEQUENCES} sequences per length", icon=":material/tune:",
                         key="gen_refine_button", on_click=refine,
                         help=f"{int(sequences)} sequences per length give a first look in seconds; "
@@ -189,7 +204,9 @@ if as_trained and (evaluating or (found is not None and found.results)) and \
         not st.checkbox("Also show the tables saved when the presets were trained (dashed)", key="gen_show_trained"):
     as_trained = {}
 fresh = {}
-if background:
+if background and repeats:                            # a grid is not run in the background: say how to shrink it
+    st.warning(f"This grid is too large to evaluate here: {evaluation.grid_too_large(lengths, repeats, int(sequences))}.")
+elif background:
     st.info(f"{int(sequences):,} sequences at these lengths is {work:,} sequence-steps per model, more than one "
             f"click evaluates while you wait ({evaluation.MAX_WORK:,}). It can run in the background: its "
             f"results are drawn length by length as they come, and stay when you leave and come back.")
@@ -199,14 +216,15 @@ if background:
 else:
     status, slot = st.empty(), st.empty()
     if evaluating:
-        total, done = len(chosen) * len(lengths), 0
+        total, done = len(chosen) * len(lengths) * max(len(repeats), 1), 0
         fresh = {label: [] for label in chosen}
         for length in lengths:                   # every model at one length, then the next: the curves grow
             for label, (entry, _) in chosen.items():
-                status.progress(done / total, text=f"Evaluating {label} at {length_name} {length} "
-                                                   f"({done + 1} of {total})…")
-                fresh[label].append(evaluate_cached(str(entry.path), entry.stamp, length, int(sequences), int(seed)))
-                done += 1
+                for r in repeats or [None]:      # repeat copy: the grid's cells at this length, row by row
+                    status.progress(done / total, text=f"Evaluating {label} at {length_name} {length}"
+                                    f"{f', {r} repeats' if r else ''} ({done + 1} of {total})…")
+                    fresh[label].append(evaluate_cached(str(entry.path), entry.stamp, length, int(sequences), int(seed), r))
+                    done += 1
             draw_curves(slot, fresh, as_trained, figure_args, key=f"gen_curves_{done}")
         status.empty()
     draw_curves(slot, fresh, as_trained, figure_args, key="gen_curves")
@@ -214,12 +232,7 @@ if not fresh and not background:
     st.caption("Press **Evaluate** to test on these lengths." +
                (" Meanwhile, dashed: the tables saved when the presets were trained." if as_trained else ""))
 if fresh:
-    table = {length: {"length": length} for length in lengths}
-    for label, rows in fresh.items():
-        for row in rows:
-            table[row["length"]][f"{label}: bit errors"] = round(row["bit_errors"], 3)
-            table[row["length"]][f"{label}: perfect"] = f"{row['perfect']:.0%}"
-    st.dataframe(list(table.values()), hide_index=True, key="gen_table")
+    st.dataframe(evaluation.comparison_table(fresh), hide_index=True, key="gen_table")
 
 # ---- one long example ----
 st.subheader("One long example")

@@ -6,6 +6,8 @@ in, Plotly figures out. Nothing here reads a trace or the library.
     moving_average(values, window)     the trailing mean the smoothing uses
     sample_figure(sample)              sample.json -> target vs output heatmaps of the scored steps
     generalisation_figure(series)      {label: rows of evaluate()} -> bit errors per sequence vs length
+    repeats_grid_figure(grids)         {label: rows of generalisation_grid()} -> a heatmap per model over
+                                       (length, repeats): cost per sequence, bit errors or % perfect
     examples_figure(target, outputs)   one long example: target, then each model's output
 
 The paper's figures plot "cost per sequence (bits)" against sequences seen (figs. 3, 4, 9) and
@@ -207,6 +209,108 @@ def generalisation_figure(series: dict[str, Sequence[dict[str, Any]]], train_len
             fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[LOG_FLOOR, LOG_FLOOR], mode="lines", name=FLOOR_LABEL,
                                      line=dict(color="rgba(80,80,80,0.7)", dash="dot", width=1), hoverinfo="skip"))
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
+    return fig
+
+
+# What a repeats grid can colour its cells by: row key -> (title, colorscale). Bits are coloured by
+# log10(1 + value), so 0.1 bits and 1000 bits both read; the cells' text and the hover give the value.
+GRID_MEASURES: dict[str, tuple[str, str]] = {
+    "cost_bits": ("cost per sequence (bits)", "Reds"),
+    "bit_errors": ("bit errors per sequence", "Reds"),
+    "perfect": ("% perfect sequences", "Greens"),
+}
+
+
+def _grid_value(measure: str, row: dict[str, Any] | None) -> float:
+    """A row's value as drawn (``perfect`` in %), NaN for a cell not evaluated (yet)."""
+    if row is None:
+        return float("nan")
+    return 100 * float(row["perfect"]) if measure == "perfect" else float(row[measure])
+
+
+def _grid_text(measure: str, value: float) -> str:
+    if not math.isfinite(value):
+        return ""
+    return f"{value:.0f}%" if measure == "perfect" else f"{value:.2g}" if value < 10 else f"{value:.0f}"
+
+
+def _inside(values: Sequence[int], span: Sequence[int] | None) -> tuple[float, float] | None:
+    """The cell edges (``i - 0.5``, ``j + 0.5``) around the tested values within the inclusive ``span``,
+    or None when no tested value is in it."""
+    if not span:
+        return None
+    idx = [i for i, v in enumerate(values) if span[0] <= v <= span[1]]
+    return (idx[0] - 0.5, idx[-1] + 0.5) if idx else None
+
+
+def repeats_grid_figure(grids: dict[str, Sequence[dict[str, Any]]], measure: str = "cost_bits",
+                        train_lengths: Sequence[int] | None = None, train_repeats: Sequence[int] | None = None,
+                        lengths: Sequence[int] | None = None, repeats: Sequence[int] | None = None,
+                        length_name: str = "sequence length") -> go.Figure:
+    """Repeat copy's generalisation over both size knobs (section 4.2): one heatmap per model, the
+    sequence length L across, the number of repeats r up, each cell a row of
+    ``ntm.evaluation.generalisation_grid`` (``length``, ``repeats``, ``cost_bits``, ``bit_errors``,
+    ``perfect``) coloured by ``measure`` (a key of ``GRID_MEASURES``).
+
+    z ``[R, L]`` per model: ``log10(1 + value)`` for bits (colour bar ticks read the value), % for
+    ``perfect``; the cells' text is the value, the hover every measure. ``lengths``/``repeats``: the axes
+    (default: the values in the rows), so a grid drawn while it is evaluated keeps its shape, its
+    missing cells blank. ``train_lengths``, ``train_repeats``: inclusive (lo, hi) of training, the
+    cells inside them outlined. Axes are cell indices, ticks labelled with the values (``ticktext``),
+    so uneven steps (1, 3, 5, 8) still give square cells and the outline sits on cell edges.
+    """
+    if measure not in GRID_MEASURES:
+        raise ValueError(f"measure must be one of {sorted(GRID_MEASURES)}; got {measure!r}")
+    grids = {label: rows for label, rows in grids.items() if rows}
+    if not grids:
+        return _empty("No evaluation yet.", height=380)
+    every = [r for rows in grids.values() for r in rows]
+    xs = sorted(lengths) if lengths else sorted({int(r["length"]) for r in every})
+    ys = sorted(repeats) if repeats else sorted({int(r["repeats"]) for r in every})
+    title, scale = GRID_MEASURES[measure]
+    bits = measure != "perfect"
+    top = max((_grid_value(measure, r) for r in every), default=0.0)
+    top = top if math.isfinite(top) and top > 0 else 1.0
+    if bits:                                   # colour bar ticks at 0, 1, 10, 100, ... up to the largest value
+        ticks = [0.0] + [10.0 ** k for k in range(int(math.floor(math.log10(max(top, 1.0)))) + 1)]
+        zmax, bar = math.log10(1 + top), dict(tickvals=[math.log10(1 + t) for t in ticks],
+                                               ticktext=[f"{t:g}" for t in ticks])
+    else:
+        zmax, bar = 100.0, dict(ticksuffix="%")
+    fig = make_subplots(rows=1, cols=len(grids), shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=list(grids))
+    box_x, box_y = _inside(xs, train_lengths), _inside(ys, train_repeats)
+    for col, (label, rows) in enumerate(grids.items(), start=1):
+        cell = {(int(r["length"]), int(r["repeats"])): r for r in rows}
+        value = [[_grid_value(measure, cell.get((x, y))) for x in xs] for y in ys]         # [R, L]
+        nan = float("nan")
+        fig.add_trace(go.Heatmap(
+            z=[[(math.log10(1 + v) if bits else v) if math.isfinite(v) else nan for v in row] for row in value],
+            x=list(range(len(xs))), y=list(range(len(ys))), zmin=0, zmax=zmax, colorscale=scale, name=label,
+            showscale=col == 1, colorbar=dict(title=dict(text=title, side="right"), thickness=12, **bar),
+            text=[[_grid_text(measure, v) for v in row] for row in value], texttemplate="%{text}",
+            customdata=[[[x, y, *(float(cell[x, y][k]) if (x, y) in cell else nan
+                                  for k in ("cost_bits", "bit_errors", "perfect"))] for x in xs] for y in ys],
+            hovertemplate=(f"{label}<br>{length_name} %{{customdata[0]}}, %{{customdata[1]}} repeats<br>"
+                           "cost %{customdata[2]:.2f} bits per sequence<br>%{customdata[3]:.2f} bit errors "
+                           "per sequence, %{customdata[4]:.0%} perfect<extra></extra>")), row=1, col=col)
+        fig.update_xaxes(tickvals=list(range(len(xs))), ticktext=[str(x) for x in xs], title_text=length_name,
+                         row=1, col=col)
+        if box_x and box_y:
+            fig.add_shape(type="rect", x0=box_x[0], x1=box_x[1], y0=box_y[0], y1=box_y[1], row=1, col=col,
+                          line=dict(color="#2563eb", width=3, dash="dash"), fillcolor="rgba(0,0,0,0)")
+    fig.update_yaxes(tickvals=list(range(len(ys))), ticktext=[str(y) for y in ys])
+    fig.update_yaxes(title_text="number of repeats", row=1, col=1)
+    trained = []
+    if train_lengths:
+        trained.append(f"{length_name} {train_lengths[0]}–{train_lengths[1]}")
+    if train_repeats:
+        trained.append(f"{train_repeats[0]}–{train_repeats[1]} repeats")
+    note = ("trained on " + ", ".join(trained) + (" (dashed outline)" if box_x and box_y else
+                                                 " (no tested cell inside)")) if trained else ""
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=70, b=10),
+                      title=dict(text=f"{title} by {length_name} and number of repeats"
+                                      + (f"<br><sup>{note}</sup>" if note else ""), x=0, font=dict(size=14)))
     return fig
 
 
