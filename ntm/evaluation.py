@@ -7,6 +7,9 @@
     grid_work(lengths, sequences, repeats)                       what a request costs, against MAX_WORK
     example_outputs({"NTM": ntm, "LSTM": lstm}, task, 120)       one episode through several models
     parse_lengths("10, 20, 40", task)                            test lengths typed by a user, checked
+
+Sequences are drawn on the CPU (seeded CPU generators) and each batch is moved once to the model's
+device (``ntm.device.model_device``), so the same seed scores the same sequences on any device.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from .tasks import Task, bit_errors, cost_bits
+from .device import model_device
+from .tasks import Batch, Task, bit_errors, cost_bits
 
 # The kinds of model the comparisons of section 4 set side by side, by the model types of each, with
 # the preset each defaults to; the paper compares the NTM and the LSTM, and the DNC is the NTM's successor.
@@ -66,6 +70,11 @@ def default_lengths(task: Task, model: nn.Module | None = None) -> list[int]:
     return task.test_lengths(memory_slots(model) if model is not None else None)
 
 
+def _on(device: torch.device, batch: Batch) -> Batch:
+    """``batch`` on ``device``: one move per batch, none when the model is on the CPU."""
+    return batch if device.type == "cpu" else batch.to(device)
+
+
 def takes_repeats(task: Task) -> bool:
     """Whether the task has a second size knob, the number of repeats (repeat copy, section 4.2)."""
     return "repeats" in inspect.signature(task.sample).parameters
@@ -96,13 +105,14 @@ def evaluate(model: nn.Module, task: Task, length: int, sequences: int = 100, se
         knobs["repeats"] = repeats
     was_training = model.training
     model.eval()
+    device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
     errors, costs = [], []
     try:
         remaining = sequences
         while remaining > 0:
             b = min(batch_size, remaining)
-            batch = task.sample(b, generator, length=length, **knobs)
+            batch = _on(device, task.sample(b, generator, length=length, **knobs))
             logits, _, _ = model(batch.inputs)
             errors.append(bit_errors(logits, batch).float())
             costs.append(cost_bits(logits, batch) * b)
@@ -133,11 +143,12 @@ def evaluate_training_distribution(model: nn.Module, task: Task, sequences: int 
     """
     was_training = model.training
     model.eval()
+    device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
     errors = []
     try:
         for _ in range(sequences):
-            batch = task.sample(1, generator)
+            batch = _on(device, task.sample(1, generator))
             logits, _, _ = model(batch.inputs)
             errors.append(bit_errors(logits, batch).float())
     finally:
@@ -209,10 +220,10 @@ def example_outputs(models: dict[str, nn.Module], task: Task, length: int, seed:
         was_training = model.training
         model.eval()
         try:
-            logits, _, _ = model(batch.inputs)
+            logits, _, _ = model(_on(model_device(model), batch).inputs)
         finally:
             model.train(was_training)
-        outputs[name] = torch.sigmoid(logits[0][mask]).tolist()
+        outputs[name] = torch.sigmoid(logits[0].cpu()[mask]).tolist()
     return {"target": batch.targets[0][mask].tolist(), "outputs": outputs}
 
 
