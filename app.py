@@ -10,10 +10,13 @@ messages queued with ``flash`` by the previous run.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import streamlit as st
 from PIL import Image
 
+from ntm import threads
 from pages._shared import PAGES, TEACHER_KEY, flash, plain, run_page, show_flashes
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
@@ -79,6 +82,16 @@ def teacher_toggle() -> None:
         del st.query_params[TEACHER_KEY]
 
 
+@st.cache_resource(show_spinner=False)
+def torch_threads() -> int:
+    """Once per server process: torch's threads (``ntm.threads``; 1 unless NTM_EXPLORER_THREADS says)."""
+    count, problem = threads.configure()
+    if problem:
+        logging.getLogger("ntm_explorer").warning(problem)    # the server's operator set it; the log says so
+    return count
+
+
+torch_threads()
 # The sidebar starts collapsed in teacher mode (the browser remembers it once a user opens or closes it).
 st.set_page_config(page_title="NTM Explorer", page_icon=favicon(), layout="wide",
                    initial_sidebar_state="collapsed" if teacher_from_url() else "auto")
