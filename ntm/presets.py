@@ -20,6 +20,9 @@ batch number, so a crash mid-checkpoint leaves the previous checkpoint whole. Lo
 the hashes and the shapes, and reports problems as ``BundleError`` with what to do about it.
 A manifest names its files by plain name only: a name with a folder in it, a link, a device or
 a file larger than the model's own tensors need is refused before a byte of it is read.
+Tensors are saved from the CPU and load onto it (safetensors files name no device: torch.load's
+``map_location="cpu"``), so a model trained with ``--device cuda`` opens on a machine without a GPU;
+``Trainer`` moves what it loads to its own device.
 
 The preset catalogue (``catalogue()``) is the one list of presets every page and the command
 line use: the built-in folder (``presets/``, or ``$NTM_EXPLORER_PRESETS``), then the user's
