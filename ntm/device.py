@@ -57,8 +57,9 @@ def resolve_device(name: str):
     device = torch.device(name)
     count = torch.cuda.device_count()
     if device.index is not None and device.index >= count:
-        raise DeviceError(f"{name} does not exist: this machine has {count} CUDA device{'s' if count != 1 else ''} "
-                          f"(cuda:0{f' to cuda:{count - 1}' if count > 1 else ''}); use --device cuda:0 or --device cpu")
+        plural, last = ("s", f" to cuda:{count - 1}") if count > 1 else ("", "")
+        raise DeviceError(f"{name} does not exist: this machine has {count} CUDA device{plural} (cuda:0{last}); "
+                          f"use --device cuda:0 or --device cpu")
     return device
 
 

@@ -7,8 +7,9 @@ rebuilt from the folder, so a reload, a second tab or an app restart sees the sa
 
     <data_dir>/jobs/<job_id>/
         job.json        written by the launcher (``control``, in the app's process): the spec
-                        (``RunSpec.to_dict()``, its device too, kept on resume), name, created, the preset to save to, and one
-                        entry per launch with the process id and its start time (pid reuse guard)
+                        (``RunSpec.to_dict()``, its device too, kept on resume), name, created, the
+                        preset to save to, and one entry per launch with the process id and its
+                        start time (pid reuse guard)
         log.txt         the process's stdout and stderr, appended at every launch
         exit.json       written by the runner as its last act: launch, exit code, outcome
                         (done | cancelled | interrupted | failed), message, preset path
@@ -54,7 +55,7 @@ from .record import ACTIVE_STATES, LOG_TAIL_LINES, RESUMABLE_STATES, Job, job_st
 
 __all__ = [
     "ACTIVE_STATES", "LIMITS", "LOG_TAIL_LINES", "MAX_JOBS_ENV", "RESUMABLE_STATES", "Job", "JobError",
-    "active_jobs", "cancel_job", "check_device", "check_limits", "check_preset_name", "get_job", "job_state", "jobs_dir",
-    "list_jobs", "log_tail", "max_jobs", "process_start_time", "remove_job", "resume_job", "signal_group",
+    "active_jobs", "cancel_job", "check_device", "check_limits", "check_preset_name", "get_job", "job_state",
+    "jobs_dir", "list_jobs", "log_tail", "max_jobs", "process_start_time", "remove_job", "resume_job", "signal_group",
     "spec_command", "start_job",
 ]
