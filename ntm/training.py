@@ -18,6 +18,9 @@ Settings come in three groups that ``-p key=value`` can all reach: the training 
 ``TrainSettings``, the model's config fields (``NTMConfig`` / ``LSTMConfig``) and the task's
 parameters. ``resolve_params`` sorts overrides into them and rejects unknown keys or bad values.
 
+``curriculum`` (``-p curriculum=true``) draws each batch's length from a range that starts short and
+grows as the model learns (``ntm.curriculum``); the cap is in each metrics line and the checkpoint.
+
 ``device`` (``-p device=...``, ``--device``) says where the model, its batches and the optimizer's
 state live: cpu (the default), cuda, cuda:N, or auto (cuda when available, else cpu); see
 ``ntm.device``. Batches are drawn on the CPU and moved once each; checkpoints and presets hold CPU
@@ -37,6 +40,7 @@ from typing import Any, Callable
 
 import torch
 
+from .curriculum import Curriculum, CurriculumSettings
 from .device import DeviceError, check_device_name, resolve_device
 from .evaluation import default_lengths, evaluate_training_distribution, generalisation_table, max_length
 from .io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
@@ -69,6 +73,11 @@ class TrainSettings:
     compile: bool = False            # torch.compile the NTM step (faster after ~30 s of compiling)
     threads: int = 0                 # torch CPU threads; 0 leaves torch's default
     device: str = "cpu"              # "cpu", "cuda", "cuda:N", or "auto" (cuda when available, else cpu)
+    curriculum: bool = False         # lengthen episodes as the model learns (ntm.curriculum)
+    curriculum_start: int = 2        # the first longest length (size knob), clipped to the task's range
+    curriculum_step: int = 1         # how much the longest length grows at a time
+    curriculum_threshold: float = 0.25   # bit errors per sequence (moving average) at which it grows
+    curriculum_patience: int = 25    # batches at least between two growths
 
     def __post_init__(self):
         for name in ("batch_size", "num_batches", "report_interval"):
@@ -95,6 +104,14 @@ class TrainSettings:
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
             raise ValueError(f"threads must be an integer >= 0; got {self.threads!r}")
         check_device_name(self.device)          # whether this machine has it: Trainer (resolve_device)
+        if not isinstance(self.curriculum, bool):
+            raise ValueError(f"curriculum must be true or false; got {self.curriculum!r}")
+        self.curriculum_settings()
+
+    def curriculum_settings(self) -> CurriculumSettings:
+        """The curriculum's parameters (checked: ValueError names the bad one)."""
+        return CurriculumSettings(self.curriculum_start, self.curriculum_step, self.curriculum_threshold,
+                                  self.curriculum_patience)
 
 
 def _parse_value(text: str, like: Any, key: str) -> Any:
@@ -243,6 +260,7 @@ class Trainer:
                 self.sequences = int(ckpt.progress["sequences"])
                 self.elapsed = float(ckpt.progress["elapsed"])
                 self.commands = [str(c) for c in ckpt.train.get("commands", [])]
+                curriculum_state = ckpt.progress.get("curriculum")
             except (KeyError, TypeError, ValueError, AttributeError):
                 raise BundleError(f"{shown_path(self.run_dir / 'checkpoint.json')} holds a damaged run description: "
                                   f"start a new run in another --checkpoint-path, or restore the file.") from None
@@ -278,6 +296,7 @@ class Trainer:
             self.optimizer = self._make_optimizer()
             self.generator = torch.Generator().manual_seed(spec.seed)
             self.batches, self.sequences, self.elapsed = 0, 0, 0.0
+            curriculum_state = None
             self.metrics_path.unlink(missing_ok=True)
             (self.run_dir / "samples.jsonl").unlink(missing_ok=True)
         if command:
@@ -286,6 +305,8 @@ class Trainer:
             torch.set_num_threads(self.spec.settings.threads)
         if self.spec.settings.compile and hasattr(self.model, "compile_step"):
             self.model.compile_step()
+        self.curriculum = Curriculum.from_state(self.task.train_lengths, self.spec.settings.curriculum_settings(),
+                                                curriculum_state) if self.spec.settings.curriculum else None
         self.sample = self.task.sample(1, torch.Generator().manual_seed(HISTORY_SEED),
                                        length=self.task.train_lengths[1])
         self.examples = [self.task.sample(1, torch.Generator().manual_seed(HISTORY_SEED), length=n)
@@ -329,7 +350,8 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
         size = self.spec.settings.batch_size
-        length = self.task._episode_length(size, self.generator, None)
+        length = self.curriculum.draw(self.generator) if self.curriculum is not None \
+            else self.task._episode_length(size, self.generator, None)
         batch = self.task.sample(size, self.generator, length=length)
         if self.device.type != "cpu":
             batch = batch.to(self.device)        # once per batch; on the CPU the batch is used as drawn
@@ -348,8 +370,10 @@ class Trainer:
         if after_batch is not None:
             after_batch(self.batches + 1, batch, logits.detach())
         with torch.no_grad():
-            return (loss.item(), cost_bits(logits, batch).item(), bit_errors(logits, batch).float().mean().item(),
-                    length)
+            errors = bit_errors(logits, batch).float().mean().item()
+            if self.curriculum is not None:
+                self.curriculum.update(errors)
+            return loss.item(), cost_bits(logits, batch).item(), errors, length
 
     def divergence_message(self, exc: NonFiniteError) -> str:
         """What happened and what to try, for a run stopped by a non-finite loss or gradient."""
@@ -409,8 +433,8 @@ class Trainer:
     def checkpoint(self) -> None:
         save_checkpoint(self.run_dir, self.model, self.task, self.optimizer, self.generator,
                         train={"spec": self.spec.to_dict(), "commands": self.commands},
-                        progress={"batches": self.batches, "sequences": self.sequences,
-                                  "elapsed": self.elapsed})
+                        progress={"batches": self.batches, "sequences": self.sequences, "elapsed": self.elapsed,
+                                  **({"curriculum": self.curriculum.state()} if self.curriculum else {})})
 
     def run(self) -> dict[str, Any]:
         """Train until ``num_batches`` (or a stop request). Returns the final status."""
@@ -454,6 +478,8 @@ class Trainer:
                               "bit_errors": sum(w[2] for w in window) / n,
                               "seq_per_s": round(rate, 2), "elapsed": round(self.elapsed, 2),
                               "lr": self.learning_rate(), "cost_by_length": cost_by_length(window)}
+                    if self.curriculum is not None:
+                        record["curriculum_cap"] = self.curriculum.cap      # the longest length now drawn
                     append_jsonl(self.metrics_path, record)
                     self.write_sample()
                     self.append_history()
