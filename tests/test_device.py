@@ -154,6 +154,34 @@ def test_evaluation_moves_each_batch_to_the_models_device():
     assert model.training                              # each left the mode as it was
 
 
+def test_nli_scoring_runs_the_model_on_its_device_and_scores_on_the_cpu():
+    from ntm.dual.cli import _cpu_in_out
+
+    cpu_model = torch.nn.Linear(2, 3)
+    assert _cpu_in_out(cpu_model) is cpu_model                 # nothing in between on the CPU
+    seen = []
+
+    class OnMeta(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1, device="meta"))
+
+        def forward(self, inputs):
+            seen.append(inputs)
+            return Logits(), None, None
+
+    class Logits:                                               # meta tensors cannot be copied out
+        def cpu(self):
+            seen.append("cpu")
+            return torch.ones(2, 3)
+
+    wrapped = _cpu_in_out(OnMeta())
+    logits, _, _ = wrapped(torch.zeros(2, 5))
+    assert seen[0].device.type == "meta" and seen[1:] == ["cpu"] and torch.equal(logits, torch.ones(2, 3))
+    wrapped.eval()
+    assert not wrapped.model.training                           # evaluate_nli's eval() reaches the model
+
+
 def test_runs_without_a_device_setting_load_as_cpu():
     d = tiny_spec().to_dict()
     del d["settings"]["device"]                        # a job.json or checkpoint written before --device
