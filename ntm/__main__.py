@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -310,6 +311,9 @@ def _sweep(args: argparse.Namespace) -> int:
             return _fail("-p expects key=value (e.g. -p num_batches=2000)")
         if args.device is not None:
             params["device"] = args.device
+        if "device" in params and not (args.ray or os.environ.get("RAY_ADDRESS")):
+            from .device import resolve_device      # runs here: refuse a missing GPU now (Ray nodes decide there)
+            resolve_device(params["device"])
         grid = {}
         for item in args.grid:
             key, eq, values = item.partition("=")

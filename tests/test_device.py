@@ -223,13 +223,14 @@ def test_cuda_on_a_machine_without_it_is_refused_in_one_line(tmp_path):
     run = tmp_path / "run"
     for args in (["train", "--device", "cuda", "--checkpoint-path", str(run), "--num-batches", "1"],
                  ["train", "-p", "device=cuda:1", "--checkpoint-path", str(run), "--num-batches", "1"],
-                 ["evaluate", "--preset", "copy", "--length", "5", "--device", "cuda"]):
-        proc = ntm(*args)
+                 ["evaluate", "--preset", "copy", "--length", "5", "--device", "cuda"],
+                 ["sweep", "--name", "gpu", "--device", "cuda"]):
+        proc = ntm(*args, env={"NTM_EXPLORER_DATA": str(tmp_path / "data"), "RAY_ADDRESS": ""})
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert proc.stderr.splitlines() == [
             "error: CUDA is not available on this machine (torch.cuda.is_available() is False); use --device cpu "
             "(or --device auto: cuda where there is one, else cpu)"], args
-    assert not run.exists()                                            # refused before anything was written
+    assert not run.exists() and not (tmp_path / "data").exists()      # refused before anything was written
     proc = ntm("train", "--device", "gpu", "--checkpoint-path", str(run))
     assert proc.returncode == 2 and proc.stderr.strip() == "error: device must be cpu, cuda, cuda:N or auto; got 'gpu'"
 
