@@ -164,8 +164,7 @@ def run_backend(store, vectors: np.ndarray, qs: np.ndarray, single_adds: int, ex
     }
     index = getattr(store, "_index", None)
     if index is not None:
-        result["index"] = {"kind": index.kind, **({"nlist": index.nlist, "nprobe": index.index.nprobe}
-                                                 if index.kind == "ivf" else {})}
+        result["index"] = {"kind": index.kind, **getattr(index, "settings", {})}
     if n <= export_max:
         t0 = time.perf_counter()
         exported = store.export_json()

@@ -22,8 +22,8 @@ may use one database: SQLite serialises the writers (waiting up to ``busy_timeou
 every read sees the latest commit.
 
 Nearest-neighbour search runs on an index in memory (``vector_index``: exact NumPy scan up to
-20,000 embeddings, a faiss IVF index above), caught up with the database before each query
-and saved beside it (``graph.sqlite3.ivf``) when closed. Candidates are re-scored from the
+20,000 embeddings, an HNSW graph index from usearch above), caught up with the database before
+each query and saved beside it (``graph.sqlite3.hnsw``) when closed. Candidates are re-scored from the
 stored float32 vectors, so scores are exact cosines in every case.
 
 Migration: if the legacy JSON store (``graph.json``, ``EmbeddedStore``) exists beside the
@@ -140,7 +140,7 @@ class SQLiteStore(LongTermStore):
         self._fixed_dimension = dimension
         self.exact_limit = exact_limit
         self._lock = threading.RLock()
-        self._index: vector_index.ExactIndex | vector_index.IVFIndex | None = None
+        self._index: vector_index.ExactIndex | vector_index.HNSWIndex | None = None
         self._index_at: tuple[str, int] | None = None       # (generation, seq) the index has applied
         self._index_saved: tuple[str, int] | None = None
         self._db: sqlite3.Connection | None = None
@@ -514,7 +514,7 @@ class SQLiteStore(LongTermStore):
         rebuild it (done by ``close``; a no-op for small or unchanged indexes)."""
         with self._lock:
             index = self._index
-            if index is None or index.kind != "ivf" or index.ntotal < vector_index.SAVE_AT_LEAST:
+            if index is None or index.kind != "hnsw" or index.ntotal < vector_index.SAVE_AT_LEAST:
                 return
             if self._index_saved == self._index_at:
                 return

@@ -1,7 +1,7 @@
 """What only the SQLite store (the default embedded backend) promises: the old JSON store
 migrates into it with nothing lost, a process killed mid-write loses no acknowledged write,
 several processes and instances share one database, and its nearest-neighbour index stays in
-step with the database (also when saved, damaged or stale). The shared behaviour is in
+step with the database (the graph index itself: test_hnsw_index.py). The shared behaviour is in
 test_store.py (the ``store`` fixture runs it on this backend too)."""
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from ntm.io import ROOT
 from ntm.longterm import (
     DimensionMismatch, InvalidGraphData, LongTermStoreCorrupt, Proposition, Relation, open_store,
 )
-from ntm.longterm import vector_index
 from ntm.longterm.embedded import EmbeddedStore
 from ntm.longterm.sqlite_store import SQLiteStore
 
@@ -229,63 +228,5 @@ def test_two_instances_see_each_others_writes_and_searches_follow(tmp_path, exac
     assert [h.proposition.id for h in a.nearest(vec(300), k=3)] == ["z"]
 
 
-# ----------------------------------------------------------------------------- the index
-
-
-def clustered(n: int, dim: int, seed: int) -> np.ndarray:
-    """Vectors around n // 50 random centres, as sentence embeddings group by topic."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(max(1, n // 50), dim))
-    x = centres[rng.integers(0, len(centres), n)] + 0.5 * rng.normal(size=(n, dim))
-    return x.astype(np.float32)
-
-
-def recall_at_10(store, data: np.ndarray, queries: np.ndarray) -> float:
-    unit = data / np.linalg.norm(data, axis=1, keepdims=True)
-    hits = 0
-    for q in queries:
-        truth = set(np.argsort(-(unit @ (q / np.linalg.norm(q))))[:10].tolist())
-        hits += len(truth & {int(h.proposition.id[1:]) for h in store.nearest(q, k=10)})
-    return hits / (10 * len(queries))
-
-
-def test_the_ivf_index_finds_the_nearest_and_is_saved_loaded_and_healed(tmp_path, monkeypatch):
-    monkeypatch.setattr(vector_index, "SAVE_AT_LEAST", 0)
-    data = clustered(4000, 32, seed=1)
-    queries = clustered(4000, 32, seed=1)[:40] + 0.05 * np.random.default_rng(2).normal(size=(40, 32)).astype(np.float32)
-    store = SQLiteStore(tmp_path / "g.sqlite3", exact_limit=1000)
-    for start in range(0, len(data), 1000):
-        store.add_propositions([Proposition(f"v{i}", f"t{i}", embedding=data[i])
-                                for i in range(start, start + 1000)])
-    assert recall_at_10(store, data, queries) >= 0.95
-    assert store._index.kind == "ivf" and store._index.nlist > 1
-    store.close()
-    index_file, description = vector_index.saved_paths(tmp_path / "g.sqlite3")
-    assert index_file.exists() and description.exists()
-
-    writer = SQLiteStore(tmp_path / "g.sqlite3", exact_limit=1000)      # writes after the save: stale file
-    writer.add_propositions([Proposition("v0", "moved", embedding=-data[0])])
-    reader = SQLiteStore(tmp_path / "g.sqlite3", exact_limit=1000)
-    assert reader.nearest(-data[0], k=1)[0].proposition.text == "moved"
-    assert reader._index.kind == "ivf" and reader._index_saved is not None        # loaded, then caught up
-    assert recall_at_10(reader, np.concatenate([-data[:1], data[1:]]), queries[1:]) >= 0.95
-    reader.close()
-
-    index_file.write_bytes(b"damaged")                                  # a broken cache is rebuilt
-    again = SQLiteStore(tmp_path / "g.sqlite3", exact_limit=1000)
-    assert again.nearest(-data[0], k=1)[0].proposition.text == "moved"
-    assert again._index_saved is None
-    again.clear()
-    assert not index_file.exists() and not description.exists()
-
-
-def test_the_index_goes_back_to_exact_when_the_store_shrinks(tmp_path):
-    data = clustered(600, 16, seed=3)
-    store = SQLiteStore(tmp_path / "g.sqlite3", exact_limit=500)
-    store.add_propositions([Proposition(f"v{i}", "t", embedding=data[i]) for i in range(600)], run="big")
-    store.nearest(data[0], k=1)
-    assert store._index.kind == "ivf"
-    store.clear_run("big")
-    store.add_propositions([Proposition("w", "t", embedding=data[1])], run="small")
-    assert [h.proposition.id for h in store.nearest(data[1], k=5)] == ["w"]
-    assert store._index.kind == "exact"
+# The nearest-neighbour index's own tests (recall, removal, saved/damaged/stale files) are in
+# test_hnsw_index.py.
