@@ -225,8 +225,12 @@ CHILD = textwrap.dedent("""
 
     vector_index.SAVE_AT_LEAST = 0
     path, mode = sys.argv[1], sys.argv[2]
-    if mode == "save":                               # stop inside the save: graph file in place, no description yet
+    if mode == "save":                               # the 2nd save stops inside: graph file in place, no description
+        real, saves = vector_index.atomic_write_text, []
         def stalling(path, text):
+            saves.append(path)
+            if len(saves) == 1:
+                return real(path, text)
             index_file = vector_index.saved_paths(vector_index.Path(sys.argv[1]))[0]
             with open(index_file, "r+b") as f:           # and a torn graph file, as a damaged disk leaves
                 f.truncate(f.seek(0, 2) // 2)
@@ -240,8 +244,9 @@ CHILD = textwrap.dedent("""
         store.add_propositions(batch)
         assert store.nearest(batch[0].embedding, k=1)[0].proposition.id == batch[0].id
         print("done", r, flush=True)                 # acknowledged and searched
-        if mode == "save" and r == 10:
-            store.close()
+        if mode == "save" and r in (5, 10):
+            store.close()                            # saves the graph index
+            store = SQLiteStore(path, exact_limit=100)
 """)
 
 
