@@ -34,10 +34,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import plotly.graph_objects as go
 from plotly.io.json import to_json_plotly
-from _plotly_utils.utils import convert_to_base64
+from _plotly_utils.basevalidators import is_homogeneous_array
+from _plotly_utils.utils import plotlyjsShortTypes as _TYPED, to_typed_array_spec
 
 from ntm.figures.addressing import addressing_figure, shift_figure, stage_parameters, stage_widths
-from ntm.figures.common import enlarge as enlarged, plotly_config
+from ntm.figures.common import PlainFigure, enlarge as enlarged, plotly_config, unvalidated
 from ntm.figures.dnc import (dnc_stage_figure, dnc_stage_parameters, free_gates_figure, is_dnc, link_order_figure,
                              read_modes_over_time_figure, usage_allocation_figure)
 from ntm.figures.step import (memory_change_figure, memory_figure, sequence_figure, vectors_figure,
@@ -156,28 +157,103 @@ def _is_spec(node: Any) -> bool:
     return isinstance(node, dict) and "bdata" in node and "dtype" in node
 
 
-def as_json(fig: go.Figure) -> dict[str, Any]:
+def as_json(fig: go.Figure, *, consume: bool = False) -> dict[str, Any]:
     """``json.loads(fig.to_json())``, without the deep copy of every array that ``to_json`` makes first
     (a third of the time of drawing each view at every t): the figure's own dicts and lists are copied,
-    its arrays shared, then converted as ``to_json`` converts them."""
+    its arrays shared, then converted as ``to_json`` converts them. ``consume``: ``fig`` is a
+    ``PlainFigure`` drawn for this call only, whose dicts are converted in place (no copy)."""
     def copied(node: Any) -> Any:
         if isinstance(node, dict):
             return {k: copied(v) for k, v in node.items()}
         return [copied(v) for v in node] if isinstance(node, (list, tuple)) else node
 
-    res = {"data": copied(fig._data), "layout": copied(fig._layout)}
-    convert_to_base64(res)
+    if consume and isinstance(fig, PlainFigure):
+        res = {"data": fig._data, "layout": fig._layout}
+    else:
+        res = {"data": copied(fig._data), "layout": copied(fig._layout)}
+    _to_typed_arrays(res)
     for trace in res["data"]:
         trace.pop("uid", None)
     return json.loads(to_json_plotly(res))
 
 
+_SKIPPED_KEYS = frozenset({"geojson", "layer", "layers", "range"})     # as _plotly_utils.utils.is_skipped_key
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _to_typed_arrays(node: Any) -> None:
+    """``_plotly_utils.utils.convert_to_base64`` (in place), with a quick path for the NumPy arrays
+    and plain values the figures hold; anything else goes through Plotly's own functions."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, (dict, list, tuple)):
+                if key not in _SKIPPED_KEYS:
+                    _to_typed_arrays(value)
+            elif isinstance(value, _PLAIN) or key in _SKIPPED_KEYS:
+                continue
+            elif isinstance(value, np.ndarray) and value.dtype.kind in "iuf" and value.dtype.isnative:
+                node[key] = _typed_array_spec(value)
+            elif is_homogeneous_array(value):
+                node[key] = to_typed_array_spec(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _to_typed_arrays(value)
+
+
+def _typed_array_spec(v: np.ndarray) -> Any:
+    """``_plotly_utils.utils.to_typed_array_spec`` of a numeric NumPy array in native byte order: int64 and
+    uint64 narrowed to the smallest type that holds the values, then {"dtype", "bdata"[, "shape"]}
+    (or the array itself: empty, or of a type plotly.js has no typed array for)."""
+    if v.size == 0:
+        return v
+    if v.dtype == np.int64 or v.dtype == np.uint64:
+        lo, hi = int(v.min()), int(v.max())
+        signed = v.dtype == np.int64
+        for small in ((np.int8, np.int16, np.int32) if signed else (np.uint8, np.uint16, np.uint32)):
+            if np.iinfo(small).min <= lo and hi <= np.iinfo(small).max:
+                v = v.astype(small)
+                break
+        else:
+            return v
+    code = _TYPED.get(v.dtype.name)
+    if code is None:
+        return v
+    spec = {"dtype": code, "bdata": base64.b64encode(np.ascontiguousarray(v).tobytes()).decode("ascii")}
+    if v.ndim > 1:
+        spec["shape"] = str(v.shape)[1:-1]
+    return spec
+
+
 def view_over_time(draw: Callable[[int], go.Figure], steps: int, filename: str) -> dict[str, Any]:
     """A view of the figure function ``draw`` (t -> figure): its figure at t = 0 and the patches that
-    give its figure at every other t."""
+    give its figure at every other t.
+
+    The figure at t = 0 is drawn as Plotly validates it (what the browser receives whole); the drawings
+    compared to find the patches are made without validation (``fast_drawings``), unless the one at
+    t = 0 differs from the validated one, when every t is drawn validated (slow, same result)."""
     first = draw(0)
-    drawn = [_decoded(as_json(first))] + [_decoded(as_json(draw(t))) for t in range(1, steps)]
-    return view(first, differences([], drawn), filename)
+    sent = json.loads(first.to_json())
+    drawn = fast_drawings(draw, steps, _decoded(sent))
+    if drawn is None:
+        drawn = [_decoded(as_json(first))] + [_decoded(as_json(draw(t))) for t in range(1, steps)]
+    return {"figure": sent, "patches": differences([], drawn), "config": plotly_config(filename)}
+
+
+def fast_drawings(draw: Callable[[int], go.Figure], steps: int, validated: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The figure function ``draw`` at every t, drawn without Plotly's validation (``common.unvalidated``:
+    as ``PlainFigure``s) and decoded as ``figure_at`` gives them, without the layout's default template
+    (the same at every t); None if the drawing at t = 0 is not exactly ``validated`` (the validated
+    figure at t = 0, decoded) less its template, or if a figure function needs more of ``go.Figure``."""
+    try:
+        with unvalidated():
+            drawn = [_decoded(as_json(draw(t), consume=True)) for t in range(steps)]
+    except (AttributeError, NotImplementedError, TypeError):    # a figure function needs go.Figure's objects
+        return None
+    if "template" not in drawn[0].get("layout", {}):
+        validated = {**validated, "layout": {k: v for k, v in validated.get("layout", {}).items() if k != "template"}}
+    if not _same(drawn[0], validated):
+        return None
+    return [validated] + drawn[1:]            # the same; its keys in Plotly's order, which the patches follow
 
 
 def _sized(draw: Callable[[int], go.Figure], enlarge: bool) -> Callable[[int], go.Figure]:
@@ -243,4 +319,4 @@ def step_views(trace: Trace, *, enlarge: bool = False, name: str = "ntm",
 
 
 __all__ = ["PANEL_FIGURES", "encode", "decode", "patch", "value_at", "view", "figure_at", "differences",
-           "view_over_time", "parameter_cells", "stages_figure", "step_views"]
+           "as_json", "view_over_time", "fast_drawings", "parameter_cells", "stages_figure", "step_views"]
