@@ -23,6 +23,24 @@ size saved to a temporary folder), opens the Step-through page in Chromium at 12
 Before this component a Next click took a median of 1.9 s (1.4-3.2 s) until every figure was
 updated (issue 11, measured the same way): the server re-sent and Plotly re-drew nine figures.
 The target is <= 150 ms. CPU load is reported: other processes on the machine slow the browser.
+
+    python bench/bench_stepping.py --first-view [--presets copy dnc-copy] [--seeds 5] [--length 20] [--teacher]
+
+measures instead, without a browser, the server part of the first view of a new input: what the page's
+cached ``trace_of`` and ``views_of`` do for a (preset, seed, length) not seen before, for --seeds seeds
+of each preset (each a new input), torch at 1 thread:
+
+  - trace_ms: ``record_view`` (loading the preset once is not counted);
+  - views_ms: ``client.step_views`` (every view once, and what changes with t), as shipped: figures
+    drawn without Plotly's validation (``common.unvalidated``), checked at t = 0;
+  - views_validated_ms: the same with every t drawn validated (``fast_drawings`` off: the method
+    before, with this version's other changes), measured right after views_ms on the same trace;
+  - captions_story_ms: the page's step captions and teacher lines; json_ms: ``json.dumps`` of the views;
+  - first_view_ms: trace + views + captions_story + json, the server's part of the first view;
+  - same_json: whether both ways give the same views (keys and values; key order may differ).
+
+Each as a median (p90, min, max) over the seeds. With ``PYTHONPATH`` at an older tree of ``ntm`` (no
+``fast_drawings``), only the installed way is measured (``views_ms``), e.g. for a before/after.
 """
 
 from __future__ import annotations
@@ -217,12 +235,84 @@ def measure_play(page, rate: float, steps: int = 12) -> dict:
             "pause_stops_on_the_step_shown": still == paused and views_still}
 
 
+def first_view(names: list[str], seeds: int, length: int, teacher: bool) -> dict:
+    """The server part of the first view of a new input (see the module docstring), per preset."""
+    from ntm.step_view import dnc_panels, step_caption
+    from ntm.story import what_to_look_at
+
+    torch.set_num_threads(1)
+    validated_too = hasattr(client, "fast_drawings")
+    fast_drawings = getattr(client, "fast_drawings", None)
+    out = {}
+    for name in names:
+        preset = load_preset(builtin_presets_dir() / name)
+        warm = record_view(preset, View(name, 10_000, length))               # warm-up (imports, caches), not timed
+        client.step_views(warm, enlarge=teacher, panels=dnc_panels(warm))
+        rows: dict[str, list[float]] = {}
+        same = []
+
+        def timed(key: str, fn):
+            t0 = time.perf_counter()
+            value = fn()
+            rows.setdefault(key, []).append((time.perf_counter() - t0) * 1000)
+            return value
+
+        for seed in range(1, seeds + 1):
+            view = View(name, seed, length)
+            trace = timed("trace_ms", lambda: record_view(preset, view))
+            draw = lambda: client.step_views(trace, enlarge=teacher, name=f"{name}-seed{seed}", panels=dnc_panels(trace))
+            views = timed("views_ms", draw)
+            timed("captions_story_ms", lambda: ([step_caption(trace, t) for t in range(trace.steps)],
+                                                what_to_look_at(trace)))
+            payload = timed("json_ms", lambda: json.dumps(views))
+            rows.setdefault("first_view_ms", []).append(sum(rows[k][-1] for k in
+                                                             ("trace_ms", "views_ms", "captions_story_ms", "json_ms")))
+            if validated_too:
+                client.fast_drawings = lambda *args: None
+                try:
+                    validated = timed("views_validated_ms", draw)
+                finally:
+                    client.fast_drawings = fast_drawings
+                same.append(_same_views(json.loads(payload), json.loads(json.dumps(validated))))
+        out[name] = {"model": preset.model_type, "timesteps": trace.steps, "payload_bytes": len(payload),
+                     **{k: summary(v) for k, v in rows.items()}}
+        if validated_too:
+            out[name]["validated_over_fast"] = round(statistics.median(
+                v / f for v, f in zip(rows["views_validated_ms"], rows["views_ms"])), 2)
+            out[name]["same_json"] = all(same)
+    return out
+
+
+def _same_views(a, b) -> bool:
+    """Equal JSON values, whatever the order of keys."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same_views(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_same_views(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=20, help="Next clicks to time")
     parser.add_argument("--length", type=int, default=20, help="copy sequence length (T = 2L + 1)")
     parser.add_argument("--rates", type=float, nargs="*", default=[4, 8], help="Play speeds to try, steps/s")
+    parser.add_argument("--first-view", action="store_true",
+                        help="only the server part of the first view of a new input (no browser)")
+    parser.add_argument("--presets", nargs="*", default=["copy", "dnc-copy"], help="with --first-view")
+    parser.add_argument("--seeds", type=int, default=5, help="with --first-view: new inputs per preset")
+    parser.add_argument("--teacher", action="store_true", help="with --first-view: the enlarged (teacher) views")
     args = parser.parse_args()
+    if args.first_view:
+        load_before = os.getloadavg()
+        results = first_view(args.presets, args.seeds, args.length, args.teacher)
+        print(json.dumps({"first_view_server": {
+            "sequence_length": args.length, "teacher": args.teacher, "seeds": args.seeds, "torch_threads": 1,
+            "presets": results, "ntm": str(Path(client.__file__).parents[1]),
+            "load_average_1_5_min": {"start": [round(x, 2) for x in load_before[:2]],
+                                     "end": [round(x, 2) for x in os.getloadavg()[:2]]},
+            "cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__}}, indent=2))
+        return
     chromium = shutil.which("chromium")
     if chromium is None:
         sys.exit("Debian's chromium is not installed (apt-get install chromium)")
