@@ -220,6 +220,11 @@ def test_cli_train_then_evaluate_data_json(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "missing.json" in err and str(tmp_path) not in err
 
+    (preset / "graph.json").write_text("{not json")         # a damaged graph export: one line, exit 2
+    assert main(["evaluate", "--preset", str(preset), "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "preset/graph.json is not a readable graph export" in err and "Traceback" not in err
+
 
 def test_copy_episodes_are_consolidated_as_linked_memory_rows(store):
     from ntm.dual.writer import CONSOLIDATE_ROWS

@@ -6,7 +6,6 @@ Every failure a user can fix is raised as ValueError with a message that says wh
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 from pathlib import Path
@@ -106,19 +105,6 @@ def export_graph(store, preset: str | Path, sentences: bool = True) -> Path:
     return path
 
 
-def with_embeddings(graph: dict[str, Any]) -> dict[str, Any]:
-    """A graph export whose nodes without an embedding get their text's (``ntm.dual.encode``)."""
-    from .encode import encode
-
-    missing = [n for n in graph.get("nodes", []) if isinstance(n, dict) and n.get("embedding") is None
-               and isinstance(n.get("text"), str)]
-    if missing:
-        for node, vector in zip(missing, encode([n["text"] for n in missing])):
-            node["embedding"] = vector.tolist()
-        graph["dimension"] = graph.get("dimension") or len(missing[0]["embedding"])
-    return graph
-
-
 def _cpu_in_out(model):
     """``model`` itself on the CPU; on another device (``evaluate --device``), a wrapper that moves
     each batch's inputs there and gives the logits back on the CPU, once per batch."""
@@ -145,8 +131,9 @@ def _cpu_in_out(model):
 def evaluate_file(preset, data: str) -> dict[str, Any]:
     """Score an NLI preset on every example of ``data`` (its graph, if exported, read from a
     throwaway copy so evaluation never changes a store)."""
-    from ..longterm import open_store
+    from ..longterm import InvalidGraphData, open_store
     from ..nli import load_nli
+    from .demo import load_preset_graph
     from .nli_eval import evaluate_nli
 
     if preset.task.name != "cdcl-nli":
@@ -162,11 +149,9 @@ def evaluate_file(preset, data: str) -> dict[str, Any]:
         store = open_store("embedded", path=Path(tmp) / "graph.json")
         try:
             try:
-                exported = json.loads(graph.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                raise ValueError(f"{preset.name}/{GRAPH_FILE} is not a readable graph export; "
-                                 "re-export it or remove it") from None
-            store.import_json(with_embeddings(exported) if isinstance(exported, dict) else exported)
+                load_preset_graph(store, preset.path)
+            except InvalidGraphData as exc:
+                raise ValueError(str(exc)) from None
             model.attach_store(store)
             result = evaluate_nli(scored, examples)
         finally:

@@ -204,7 +204,7 @@ def load_preset_graph(store, preset_path: str | Path, run: str | None = None) ->
     """Add a trained run's graph (``<preset>/graph.json``) to ``store``, its sentences embedded
     again by MiniLM (cached per text). Idempotent: loading it twice adds nothing the second time.
     Returns the import's counts. InvalidGraphData if the preset has no readable graph."""
-    from .cli import with_embeddings
+    from .encode import with_embeddings
 
     path = Path(preset_path) / GRAPH_FILE
     if not path.is_file():

@@ -20,7 +20,7 @@ import json
 import threading
 from io import BytesIO
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -142,3 +142,14 @@ def default_cache() -> SentenceCache:
 def encode(texts: Sequence[str]) -> np.ndarray:
     """Embeddings ``[N, 384]`` of ``texts`` through the process's cache (``default_cache``)."""
     return default_cache().encode(texts)
+
+
+def with_embeddings(graph: dict[str, Any]) -> dict[str, Any]:
+    """A graph export whose nodes without an embedding get their text's (``ntm.dual.encode``)."""
+    missing = [n for n in graph.get("nodes", []) if isinstance(n, dict) and n.get("embedding") is None
+               and isinstance(n.get("text"), str)]
+    if missing:
+        for node, vector in zip(missing, encode([n["text"] for n in missing])):
+            node["embedding"] = vector.tolist()
+        graph["dimension"] = graph.get("dimension") or len(missing[0]["embedding"])
+    return graph
