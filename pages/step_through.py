@@ -86,7 +86,7 @@ def step_views(trace, teacher: bool, payload: dict, ident: str) -> None:
     common = {"ctl": {"trace": ident, "version": version[1], "t": st.session_state[K + "sent"][1], "last": last},
               "plotly": plotly_url, "teacher": teacher, "views_id": f"{ident}-{int(teacher)}"}
     lay_out(mount, common, trace, payload, teacher, report_t)
-    st.session_state[K + "view_ms"] = (time.perf_counter() - started) * 1000   # read by bench/bench_app.py
+    st.session_state[K + "view_ms"] = (time.perf_counter() - started) * 1000   # the layout's server time
 
 
 teacher = teacher_mode()
