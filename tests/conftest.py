@@ -59,3 +59,33 @@ def jobs_data_dir(tmp_path, monkeypatch):
         jobs.signal_group(pid, signal.SIGKILL)
     _poll(lambda: not any(jobs.process_start_time(pid) for pid in left), 10, "killed job processes to end")
     jobs.list_jobs()                        # reaps them
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test (tiny models run fastest so on a shared machine), restored
+    afterwards: ``threads=1`` in a training spec sets it for the whole process."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def decode_plotly_array(value):
+    """A figure array from Plotly JSON (st.plotly_chart's): a list, or a typed {dtype, bdata, shape}."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        shape = tuple(int(n) for n in str(value.get("shape", "-1")).split(","))
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).reshape(shape)
+    return np.asarray(value)
+
+
+@pytest.fixture
+def plotly_array():
+    """``decode_plotly_array``, for tests that read figures' JSON back."""
+    return decode_plotly_array

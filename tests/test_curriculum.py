@@ -9,17 +9,9 @@ from ntm.io import read_jsonl
 from ntm.presets import load_checkpoint
 from ntm.training import Trainer, resolve_params
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("one_torch_thread")]
 
 TINY = ["controller_size=16", "memory_slots=8", "memory_width=8", "seq_width=4", "max_len=6"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def spec(extra=(), **settings):

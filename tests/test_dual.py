@@ -16,15 +16,9 @@ from ntm.model import build_model
 from ntm.nli import LABELS, load_nli
 from ntm.tasks import make_task
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SMALL = 60                      # training examples used here: their sentences are embedded once, then cached
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)                 # 2 shared cores: small tensors gain nothing from more
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

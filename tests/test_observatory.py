@@ -13,17 +13,9 @@ from ntm.io import read_jsonl
 from ntm.trace import Trace
 from ntm.training import Trainer, cost_by_length, history_lengths, resolve_params
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("one_torch_thread")]
 
 TINY = ["controller_size=16", "memory_slots=8", "memory_width=8", "seq_width=4", "max_len=3"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def tiny_run(folder, model_type="ntm", pairs=TINY, num_batches=6, **settings):

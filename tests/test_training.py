@@ -15,20 +15,10 @@ from ntm.model import config_fields
 from ntm.presets import has_checkpoint, load_checkpoint
 from ntm.training import RunSpec, Trainer, TrainSettings, resolve_params, valid_param_keys
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("one_torch_thread")]
 
 # A machine small enough to train in milliseconds per batch.
 TINY = ["controller_size=16", "memory_slots=8", "memory_width=8", "seq_width=4", "max_len=3"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread (tiny models run fastest so on a shared machine); restored afterwards,
-    since ``threads=1`` in a spec sets it for the whole process."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def tiny_spec(extra=(), **settings) -> RunSpec:

@@ -1,7 +1,6 @@
 """The Generalisation page (AppTest): NTM, DNC and LSTM presets on the same task, evaluated by length
 with cached results, the tables saved at training time shown at once, and one long example."""
 
-import base64
 import json
 
 import numpy as np
@@ -52,20 +51,13 @@ def page() -> AppTest:
     return at
 
 
-def array(value):
-    """A figure array from st.plotly_chart's JSON: a list, or plotly's typed {dtype, bdata, shape}."""
-    if isinstance(value, dict):
-        shape = tuple(int(n) for n in str(value.get("shape", "-1")).split(","))
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).reshape(shape)
-    return np.asarray(value)
-
-
 def chart(at, key):
     (found,) = [c for c in at.get("plotly_chart") if json.loads(c.proto.spec) and key in c.proto.id]
     return json.loads(found.proto.spec)
 
 
-def test_defaults_pick_copy_and_lstm_copy_and_show_the_tables_saved_at_training():
+def test_defaults_pick_copy_and_lstm_copy_and_show_the_tables_saved_at_training(plotly_array):
+    array = plotly_array
     at = page()
     assert at.selectbox(key="gen_task").value == "copy"
     assert at.selectbox(key="gen_ntm_copy").value == "copy"
@@ -79,7 +71,8 @@ def test_defaults_pick_copy_and_lstm_copy_and_show_the_tables_saved_at_training(
     assert "Press **Evaluate**" in at.caption[0].value
 
 
-def test_evaluate_compares_both_models_by_length_and_caches_the_results(monkeypatch, presets):
+def test_evaluate_compares_both_models_by_length_and_caches_the_results(monkeypatch, presets, plotly_array):
+    array = plotly_array
     calls = []
     real = ntm.evaluation.evaluate
 
@@ -119,7 +112,8 @@ def test_evaluate_compares_both_models_by_length_and_caches_the_results(monkeypa
     assert len(calls) == 12 and sorted(calls[9:]) == [("dnc", 40, 8, 3), ("lstm", 40, 8, 3), ("ntm", 40, 8, 3)]
 
 
-def test_one_long_example_shows_target_ntm_dnc_and_lstm_outputs():
+def test_one_long_example_shows_target_ntm_dnc_and_lstm_outputs(plotly_array):
+    array = plotly_array
     at = page()
     assert at.select_slider(key="gen_example_length_copy").value == 30     # the longest test length
     at.select_slider(key="gen_example_length_copy").set_value(20).run()

@@ -1,7 +1,6 @@
 """The Generalisation page's repeats axis (AppTest): the shipped repeat-copy preset evaluated over a
 (length, repeats) grid, drawn as the paper's repeat-copy picture, equal to ``generalisation_grid``."""
 
-import base64
 import json
 import math
 
@@ -50,20 +49,13 @@ def repeat_copy_page() -> AppTest:
     return at
 
 
-def array(value):
-    """A figure array from st.plotly_chart's JSON: a list, or plotly's typed {dtype, bdata, shape}."""
-    if isinstance(value, dict):
-        shape = tuple(int(n) for n in str(value.get("shape", "-1")).split(","))
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).reshape(shape)
-    return np.asarray(value, dtype=float)
-
-
 def chart(at, key):
     (found,) = [c for c in at.get("plotly_chart") if key in c.proto.id]
     return json.loads(found.proto.spec)
 
 
-def test_repeat_copy_offers_the_repeats_axis_and_draws_the_grid_generalisation_grid_computes(monkeypatch):
+def test_repeat_copy_offers_the_repeats_axis_and_draws_the_grid_generalisation_grid_computes(monkeypatch, plotly_array):
+    array = plotly_array
     calls, real = [], evaluation.evaluate
 
     def counting(model, task, length, sequences=100, seed=0, **kw):
@@ -137,7 +129,8 @@ def test_bad_numbers_of_repeats_are_a_clear_message(text, message):
     assert not at.get("plotly_chart")
 
 
-def test_empty_repeats_give_the_curves_by_length_and_copy_has_no_repeats_axis():
+def test_empty_repeats_give_the_curves_by_length_and_copy_has_no_repeats_axis(plotly_array):
+    array = plotly_array
     at = repeat_copy_page()
     at.text_input(key="gen_lengths_repeat-copy").set_value("2, 4")
     at.text_input(key="gen_repeats_repeat-copy").set_value("")
