@@ -11,15 +11,14 @@ import json
 
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 from ntm import step_view as sv
 from ntm.figures import client
-from ntm.io import ROOT
 from ntm.model import NTM, LSTMBaseline, LSTMConfig, NTMConfig, build_model
 from ntm.presets import catalogue, load_preset, save_preset
 from ntm.tasks import make_task
 from ntm.trace import DNCReadHead, DNCWriteHead
+from tests.step_through_apptest import components, open_page
 
 pytestmark = pytest.mark.timeout(300)
 DNC_PANELS = ("dnc:allocation", "dnc:link", "dnc:read_modes", "dnc:free_gates")
@@ -49,22 +48,6 @@ def preset_root(tmp_path_factory):
 def env(preset_root, tmp_path, monkeypatch):
     monkeypatch.setenv("NTM_EXPLORER_PRESETS", str(preset_root))
     monkeypatch.setenv("NTM_EXPLORER_DATA", str(tmp_path / "data"))
-
-
-def open_page(**params) -> AppTest:
-    """The page as a browser opening ``/step-through?<params>`` shows it."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    at.query_params.update({k: str(v) for k, v in params.items()})
-    at.run()
-    at.switch_page("pages/step_through.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def components(at) -> dict[str, dict]:
-    """The data of every stepper on the page, by key (st_stepper, st_main, st_head_0, st_panel_link, ...)."""
-    return {e.proto.id.split("-")[-1]: json.loads(e.proto.json) for e in at.get("bidi_component")}
 
 
 def timestep(at) -> int:

@@ -16,14 +16,13 @@ import re
 import numpy as np
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 from ntm.figures import client
-from ntm.io import ROOT
 from ntm.model import NTM, LSTMBaseline, LSTMConfig, NTMConfig
 from ntm.presets import save_preset
 from ntm.tasks import make_task
 from ntm.trace import NTM_STAGES
+from tests.step_through_apptest import components, open_page
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -61,22 +60,6 @@ def preset_root(tmp_path_factory):
 def env(preset_root, tmp_path, monkeypatch):
     monkeypatch.setenv("NTM_EXPLORER_PRESETS", str(preset_root))
     monkeypatch.setenv("NTM_EXPLORER_DATA", str(tmp_path / "data"))
-
-
-def open_page(**params) -> AppTest:
-    """The page as a browser opening ``/step-through?<params>`` shows it."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params.update({k: str(v) for k, v in params.items()})
-    at.run()
-    at.switch_page("pages/step_through.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def components(at) -> dict[str, dict]:
-    """The data of every stepper on the page, by key (st_stepper, st_head_0, ..., st_vectors)."""
-    return {e.proto.id.split("-")[-1]: json.loads(e.proto.json) for e in at.get("bidi_component")}
 
 
 def stepper(at) -> dict:
