@@ -10,3 +10,5 @@ reads and writes the long-term proposition graph (``ntm.longterm``).
 
 Nothing is imported here, so importing one part does not load the others.
 """
+
+GRAPH_FILE = "graph.json"      # a dual preset's long-term graph export, beside its weights

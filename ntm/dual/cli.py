@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io import data_dir
+from . import GRAPH_FILE
 
 # The dual-memory pytorch-ntm fork's -p names, and what they are here.
 FORK_PARAMS = {
@@ -23,7 +24,6 @@ FORK_PARAMS = {
     "num_epochs": "num_batches = ceil(num_epochs * examples / batch_size) (cdcl-nli only)",
 }
 _RENAMED = {"short_term_n": "memory_slots", "short_term_m": "memory_width"}
-GRAPH_FILE = "graph.json"
 
 
 def fork_params(task: str, pairs: list[str]) -> tuple[list[str], float | None]:

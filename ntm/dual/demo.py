@@ -28,7 +28,7 @@ from ..longterm import RELATION_TYPES, Graph, InvalidGraphData, Link, Relation, 
 from ..nli import LABELS, NLIExample
 from ..tasks.nli import batch_of
 from ..trace import Trace, record
-from .cli import GRAPH_FILE      # the one name of a preset's graph export
+from . import GRAPH_FILE
 
 MAX_PREMISES = 8
 MAX_CHARS = 500
