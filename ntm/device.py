@@ -4,6 +4,7 @@
     resolve_device("auto")        -> cpu here      cuda when torch.cuda.is_available(), else cpu
     resolve_device("cuda")        DeviceError on a machine without CUDA, saying to use --device cpu
     model_device(model)           -> the device of the model's first parameter (cpu if it has none)
+    device_choices()              -> ["cpu"] here; ["cpu", "cuda", "cuda:0", "cuda:1"] with two GPUs
 
 The data is always drawn on the CPU (its seeded generators are CPU generators, so a run sees the
 same sequences on any device) and moved to the model's device once per batch. Saved files always
@@ -61,6 +62,15 @@ def resolve_device(name: str):
         raise DeviceError(f"{name} does not exist: this machine has {count} CUDA device{plural} (cuda:0{last}); "
                           f"use --device cuda:0 or --device cpu")
     return device
+
+
+def device_choices() -> list[str]:
+    """The devices this machine can train on, for a form's choice: ``cpu`` first (the default), then
+    ``cuda`` and each ``cuda:N`` when torch sees a GPU (``torch.cuda.device_count()``)."""
+    import torch
+
+    count = torch.cuda.device_count()
+    return ["cpu"] + (["cuda"] + [f"cuda:{i}" for i in range(count)] if count > 0 else [])
 
 
 def model_device(model: Any):

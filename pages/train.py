@@ -15,6 +15,7 @@ import time
 import streamlit as st
 
 from ntm import jobs
+from ntm.device import device_choices
 from ntm.figures.training import curves_figure, format_duration, sample_figure
 from ntm.recipes import LECTURE_DEMO, recipe_spec
 from ntm.tasks import TASKS, task_params
@@ -40,17 +41,6 @@ MODEL_FIELDS["dnc"] = MODEL_FIELDS["sdnc"] = {"hidden_size": "Controller size", 
                                               "cell_size": "Cell size (W)", "read_heads": "Read heads (R)"}
 
 
-def free_preset_name(base: str) -> str:
-    """``base``, or ``base-2``, ``base-3``... whichever no preset or job uses yet."""
-    for n in range(1, 1000):
-        name = base if n == 1 else f"{base}-{n}"
-        try:
-            return jobs.check_preset_name(name)
-        except jobs.JobError:
-            continue
-    return base
-
-
 def limits(key: str) -> dict:
     return dict(zip(("min_value", "max_value"), map(int, jobs.LIMITS[key])))
 
@@ -68,12 +58,12 @@ def start(task: str | None = None, model_type: str = "", widget_keys: dict | Non
     pairs = [f"{param}={state[key]}" for param, key in (widget_keys or {}).items()]
     try:
         if task is None:
-            job = jobs.start_job(recipe_spec(LECTURE_DEMO.name), free_preset_name(LECTURE_DEMO.name),
+            job = jobs.start_job(recipe_spec(LECTURE_DEMO.name), jobs.free_preset_name(LECTURE_DEMO.name),
                                  name=LECTURE_DEMO.name)
         else:
             spec = resolve_params(task, model_type, pairs, settings_overrides={
                 "batch_size": int(state["train_batch_size"]), "num_batches": int(state["train_num_batches"]),
-                "lr": float(state["train_lr"]),
+                "lr": float(state["train_lr"]), "device": state.get("train_device", "cpu"),
                 "report_interval": int(state["train_report_interval"]) if advanced else REPORT_INTERVAL,
                 "checkpoint_interval": int(state["train_checkpoint_interval"]) if advanced else CHECKPOINT_INTERVAL})
             spec.seed = int(state["train_seed"])
@@ -219,7 +209,7 @@ widget_keys = {key: f"train_{model_type}_{key}" for key in MODEL_FIELDS[model_ty
 widget_keys.update({key: f"train_{task}_{key}" for key in task_params(task)})
 
 with st.form("new_job"):
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     c1.number_input("Batch size", value=train_defaults.batch_size, step=1, **limits("batch_size"),
                     key="train_batch_size")
     c2.number_input("Batches", value=2000, step=100, **limits("num_batches"),
@@ -227,6 +217,8 @@ with st.form("new_job"):
     c3.number_input("Learning rate", value=float(train_defaults.lr), step=1e-4, format="%.4f",
                     min_value=jobs.LIMITS["lr"][0], max_value=jobs.LIMITS["lr"][1], key="train_lr")
     c4.number_input("Seed", value=1000, step=1, min_value=0, max_value=2**31 - 1, key="train_seed")
+    c5.selectbox("Device", device_choices(), key="train_device",
+                 help="Where the job trains: cpu, or a GPU (cuda, cuda:N) when torch sees one on this machine.")
     for col, (key, label) in zip(st.columns(4), MODEL_FIELDS[model_type].items()):
         col.number_input(label, value=int(defaults["model"][key]), step=1, **limits(key), key=widget_keys[key])
     with st.expander("Task parameters", expanded=False):
@@ -243,7 +235,7 @@ with st.form("new_job"):
                             help="A kill loses at most this much progress; 0: only at the end.")
     # A new key after each start: the browser keeps a widget's last value otherwise.
     name_key = f"train_preset_name_{task}_{model_type}_{st.session_state.get('train_starts', 0)}"
-    st.text_input("Save as preset", value=free_preset_name(f"my-{task}-{model_type}"), key=name_key,
+    st.text_input("Save as preset", value=jobs.free_preset_name(f"my-{task}-{model_type}"), key=name_key,
                   help="Letters, digits, '-', '_' or '.'; not the name of an existing preset.")
     st.form_submit_button("Start training", type="primary", on_click=start,
                           args=(task, model_type, widget_keys, name_key, advanced))

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 import ntm.training as training
 from ntm import jobs
 from ntm.__main__ import _build_parser
-from ntm.device import DeviceError, check_device_name, model_device, resolve_device
+from ntm.device import DeviceError, check_device_name, device_choices, model_device, resolve_device
 from ntm.evaluation import evaluate, evaluate_training_distribution, example_outputs
 from ntm.io import ROOT
 from ntm.presets import load_checkpoint, load_preset
@@ -70,6 +70,14 @@ def test_auto_is_cuda_only_where_there_is_one(monkeypatch):
     assert resolve_device("auto") == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device("auto") == torch.device("cuda")
+
+
+def test_the_choices_offer_cuda_only_where_torch_sees_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    assert device_choices() == ["cpu"]
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert device_choices() == ["cpu", "cuda", "cuda:0", "cuda:1"]
+    assert all(check_device_name(name) == name for name in device_choices())
 
 
 def test_a_missing_cuda_device_says_what_to_use(monkeypatch):

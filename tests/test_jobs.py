@@ -220,6 +220,8 @@ def test_existing_preset_names_and_out_of_range_values_are_refused():
     with pytest.raises(jobs.JobError, match="memory_slots must be between"):
         jobs.start_job(big, "fresh")
     assert jobs.list_jobs() == []
+    # A form's suggestion skips the taken name.
+    assert jobs.free_preset_name("taken") == "taken-2" and jobs.free_preset_name("fresh") == "fresh"
 
 
 def test_a_reused_pid_is_not_mistaken_for_the_job(jobs_data_dir):

@@ -49,13 +49,15 @@ Importing ``ntm.jobs`` does not import torch, so the app's job list and the runn
 
 from .command import spec_command
 from .control import (LIMITS, MAX_JOBS_ENV, JobError, active_jobs, cancel_job, check_device, check_limits,
-                      check_preset_name, get_job, list_jobs, max_jobs, remove_job, resume_job, start_job)
+                      check_preset_name, free_preset_name, get_job, list_jobs, max_jobs, remove_job, resume_job,
+                      start_job)
 from .process import process_start_time, signal_group
 from .record import ACTIVE_STATES, LOG_TAIL_LINES, RESUMABLE_STATES, Job, job_state, jobs_dir, log_tail
 
 __all__ = [
     "ACTIVE_STATES", "LIMITS", "LOG_TAIL_LINES", "MAX_JOBS_ENV", "RESUMABLE_STATES", "Job", "JobError",
-    "active_jobs", "cancel_job", "check_device", "check_limits", "check_preset_name", "get_job", "job_state",
+    "active_jobs", "cancel_job", "check_device", "check_limits", "check_preset_name", "free_preset_name", "get_job",
+    "job_state",
     "jobs_dir", "list_jobs", "log_tail", "max_jobs", "process_start_time", "remove_job", "resume_job", "signal_group",
     "spec_command", "start_job",
 ]

@@ -120,6 +120,18 @@ def check_preset_name(name: str) -> str:
     return name
 
 
+def free_preset_name(base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``... whichever ``check_preset_name`` accepts first (``base``
+    itself when none of the first 999 is free, so that the check names the problem)."""
+    for n in range(1, 1000):
+        name = base if n == 1 else f"{base}-{n}"
+        try:
+            return check_preset_name(name)
+        except JobError:
+            continue
+    return base
+
+
 def check_limits(spec: Any) -> None:
     """Raises JobError if a main hyperparameter of ``spec`` (a ``RunSpec``) is outside ``LIMITS``."""
     values = {**vars(spec.settings), **spec.model}

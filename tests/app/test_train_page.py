@@ -5,6 +5,7 @@ shows its log; cancel, resume and the concurrency limit work from the page."""
 import re
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from ntm import jobs
@@ -120,6 +121,38 @@ def test_the_form_starts_a_dnc_job_with_pytorch_dnc_parameters(model_type, label
     assert job.model_type == model_type
     assert job.spec["model"] == {"hidden_size": 16, "nr_cells": 8, "cell_size": 4, "read_heads": 2}
     assert at.dataframe[0].value["model"].tolist() == [label]      # (the fixture kills the job)
+
+
+def test_the_device_is_cpu_here_and_goes_into_the_jobs_settings():
+    at = train_page()
+    assert at.selectbox(key="train_device").options == ["cpu"] and at.selectbox(key="train_device").value == "cpu"
+    fill_tiny(at, num_batches=100_000)
+    submit(at)
+    (job,) = jobs.list_jobs()
+    assert job.spec["settings"]["device"] == "cpu"                 # (the fixture kills the job)
+
+
+def test_a_gpu_is_offered_when_torch_sees_one_and_the_choice_reaches_the_job(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    at = train_page()
+    assert at.selectbox(key="train_device").options == ["cpu", "cuda", "cuda:0", "cuda:1"]
+    assert at.selectbox(key="train_device").value == "cpu"
+    fill_tiny(at)
+    at.selectbox(key="train_device").set_value("cuda:1")
+    started, real_start = [], jobs.start_job
+
+    def spy(spec, *args, **kwargs):
+        started.append(spec)
+        raise jobs.JobError("spied")
+    monkeypatch.setattr(jobs, "start_job", spy)
+    submit(at)
+    assert [spec.settings.device for spec in started] == ["cuda:1"]
+    # Without the spy this machine (no CUDA) refuses the job with what to do, and nothing starts.
+    monkeypatch.setattr(jobs, "start_job", real_start)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    submit(at)
+    assert any(shown(e).startswith("Not started: CUDA is not available") for e in at.error), texts(at.error)
+    assert jobs.list_jobs() == []
 
 
 @pytest.mark.parametrize("change, message", [
