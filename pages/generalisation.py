@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ntm import evaluation
-from ntm.figures.training import GRID_MEASURES, examples_figure, generalisation_figure, repeats_grid_figure
+from ntm.figures.training import GRID_MEASURES, comparison_figure, examples_figure
 from ntm.jobs import JobError, evaluations
 from ntm.presets import BundleError, catalogue, load_preset
 from pages._shared import page_link, plain
@@ -40,20 +40,15 @@ def example_cached(paths: tuple[tuple[str, tuple], ...], length: int, seed: int)
 
 
 def refine() -> None:
-    """on_click of Refine: more sequences per length, evaluated at once (the cached lengths stay)."""
+    """on_click of Refine: more sequences per length (or grid cell), evaluated at once (the cached ones stay)."""
     st.session_state["gen_sequences"] = REFINED_SEQUENCES
     st.session_state["gen_refine"] = True
 
 
 def draw_curves(slot, fresh: dict, as_trained: dict, figure_args: dict, key: str) -> None:
     """The comparison so far (``fresh``: label -> rows evaluated) beside the tables saved at training."""
-    series = {**fresh, **as_trained}
-    if series and "measure" in figure_args:             # a (length, repeats) grid: a heatmap per model
-        slot.plotly_chart(repeats_grid_figure(fresh, **figure_args), key=key)
-    elif series:
-        slot.plotly_chart(generalisation_figure(series, dashed=as_trained, **figure_args,
-                                                same_color={k: k.removesuffix(" (as trained)") for k in as_trained}),
-                          key=key)
+    if (figure := comparison_figure(fresh, as_trained, **figure_args)) is not None:
+        slot.plotly_chart(figure, key=key)
 
 
 # The background panel is a fragment: its buttons rerun only the fragment, so their messages are
@@ -158,7 +153,8 @@ if repeats_task:
 lengths_text = c_len.text_input(f"Test lengths ({length_name})", value=", ".join(map(str, proposed)),
                                 key=f"gen_lengths_{task}",
                                 help=f"Trained on {train_lo}–{train_hi}. Defaults stop where the smallest memory is full.")
-sequences = c_seq.number_input("Sequences per length", min_value=1, max_value=1000, value=QUICK_SEQUENCES,
+per = "cell" if repeats_task and repeats_text.strip() else "length"     # the grid's cells: one (length, repeats) each
+sequences = c_seq.number_input(f"Sequences per {per}", min_value=1, max_value=1000, value=QUICK_SEQUENCES,
                                step=10, key="gen_sequences")
 seed = c_seed.number_input("Seed", min_value=0, max_value=2**31 - 1, value=1, step=1, key="gen_seed")
 log_y = c_log.toggle("Log scale", value=False, key="gen_log")
@@ -196,9 +192,9 @@ if not background:
         st.session_state["gen_request"], evaluating = request, True
     if evaluating and int(sequences) < REFINED_SEQUENCES and \
             evaluation.grid_work(lengths, REFINED_SEQUENCES, repeats) <= evaluation.MAX_WORK:
-        c_refine.button(f"Refine: {REFINED_SEQUENCES} sequences per length", icon=":material/tune:",
+        c_refine.button(f"Refine: {REFINED_SEQUENCES} sequences per {per}", icon=":material/tune:",
                         key="gen_refine_button", on_click=refine,
-                        help=f"{int(sequences)} sequences per length give a first look in seconds; "
+                        help=f"{int(sequences)} sequences per {per} give a first look in seconds; "
                              f"{REFINED_SEQUENCES} give steadier averages.")
 if as_trained and (evaluating or (found is not None and found.results)) and \
         not st.checkbox("Also show the tables saved when the presets were trained (dashed)", key="gen_show_trained"):

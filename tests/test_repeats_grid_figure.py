@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from ntm.figures.training import GRID_MEASURES, repeats_grid_figure
+from ntm.figures.training import GRID_MEASURES, comparison_figure, repeats_grid_figure
 
 LENGTHS, REPEATS = [1, 3, 12], [2, 10, 20]
 
@@ -74,3 +74,17 @@ def test_a_grid_still_being_evaluated_keeps_its_axes_and_leaves_missing_cells_bl
 def test_no_rows_is_a_message_not_an_error():
     fig = repeats_grid_figure({"NTM": []})
     assert not fig.data and fig.layout.annotations[0].text == "No evaluation yet."
+
+
+def test_the_pages_comparison_is_the_grid_with_a_measure_else_curves_with_the_saved_tables_dashed():
+    assert comparison_figure({}, {}) is None and comparison_figure({}) is None
+    grid = comparison_figure({"NTM": rows()}, {}, measure="perfect", lengths=LENGTHS, repeats=REPEATS)
+    assert [t.type for t in grid.data] == ["heatmap"]
+    assert np.asarray(grid.data[0].z).ravel().tolist() == np.asarray(
+        repeats_grid_figure({"NTM": rows()}, measure="perfect").data[0].z).ravel().tolist()
+    by_length = [{"length": n, "bit_errors": 0.5 * n, "bit_errors_max": n, "perfect": 0.0} for n in (2, 4)]
+    curves = comparison_figure({"NTM": by_length}, {"NTM (as trained)": by_length}, train_lengths=(1, 3))
+    lines = {t.name: t for t in curves.data if t.type == "scatter" and t.name in ("NTM", "NTM (as trained)")}
+    assert set(lines) == {"NTM", "NTM (as trained)"}
+    assert lines["NTM (as trained)"].line.dash == "dash" and lines["NTM"].line.dash != "dash"
+    assert lines["NTM (as trained)"].line.color == lines["NTM"].line.color

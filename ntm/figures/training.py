@@ -314,6 +314,26 @@ def repeats_grid_figure(grids: dict[str, Sequence[dict[str, Any]]], measure: str
     return fig
 
 
+def comparison_figure(fresh: dict[str, Sequence[dict[str, Any]]],
+                      as_trained: dict[str, Sequence[dict[str, Any]]] | None = None,
+                      **figure_args: Any) -> go.Figure | None:
+    """The Generalisation page's picture of the rows evaluated so far (``fresh``: label -> rows), or
+    None while there is no model to draw.
+
+    With ``measure`` in ``figure_args`` (repeat copy's (length, repeats) grid): one heatmap per model,
+    ``repeats_grid_figure(fresh, **figure_args)``. Otherwise the curves by length,
+    ``generalisation_figure``, with the tables saved at training (``as_trained``, labels ending
+    " (as trained)") dashed in the colour of the model they belong to.
+    """
+    as_trained = as_trained or {}
+    if not fresh and not as_trained:
+        return None
+    if "measure" in figure_args:
+        return repeats_grid_figure(fresh, **figure_args)
+    return generalisation_figure({**fresh, **as_trained}, dashed=as_trained, **figure_args,
+                                 same_color={k: k.removesuffix(" (as trained)") for k in as_trained})
+
+
 def examples_figure(target: Sequence[Sequence[float]], outputs: dict[str, Sequence[Sequence[float]]],
                     title: str = "") -> go.Figure:
     """One example: the target, then each model's output, as ``[T, W]`` rows of the scored steps

@@ -72,6 +72,10 @@ def test_repeat_copy_offers_the_repeats_axis_and_draws_the_grid_generalisation_g
     at.button(key="gen_evaluate").click().run()
     assert not at.exception, at.exception
     assert sorted(calls) == [(2, 3, 3, 5), (2, 12, 3, 5), (12, 3, 3, 5), (12, 12, 3, 5)]   # one per cell
+    # The sequences are counted per (length, repeats) cell, and the labels say so.
+    assert at.number_input(key="gen_sequences").label == "Sequences per cell"
+    refine = at.button(key="gen_refine_button")
+    assert refine.label == "Refine: 100 sequences per cell" and "3 sequences per cell" in refine.help
 
     preset = load_preset(SHIPPED)
     monkeypatch.setattr(evaluation, "evaluate", real)
@@ -140,7 +144,11 @@ def test_empty_repeats_give_the_curves_by_length_and_copy_has_no_repeats_axis(pl
     (curve,) = [t for t in chart(at, "gen_curves")["data"] if t["type"] == "scatter"]
     assert array(curve["x"]).tolist() == [2, 4]
     assert at.dataframe[0].value["length"].tolist() == [2, 4]
+    assert at.number_input(key="gen_sequences").label == "Sequences per length"
+    refine = at.button(key="gen_refine_button")
+    assert refine.label == "Refine: 100 sequences per length" and "2 sequences per length" in refine.help
     at.selectbox(key="gen_task").set_value("copy").run()
     assert not at.exception, at.exception
+    assert at.number_input(key="gen_sequences").label == "Sequences per length"
     assert "gen_repeats_copy" not in [t.key for t in at.text_input]
     assert "gen_measure" not in [r.key for r in at.radio]
