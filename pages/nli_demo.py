@@ -128,7 +128,7 @@ try:
         result = kept[1]
     else:
         with st.spinner("Embedding the sentences and running the model…"):
-            result = demo.infer(preset.model, store, example)
+            result = demo.infer(preset.model, store, example, preset.task.features)
         st.session_state[K + "result"] = (asked, result)
 except PROBLEMS as exc:
     st.error(f"The inference failed: {plain(exc, ERROR_CHARS)}")

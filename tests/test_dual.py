@@ -74,15 +74,38 @@ def test_cache_embeds_only_unseen_texts(tmp_path):
 def test_episode_is_premises_hypothesis_then_answer():
     task = make_task("cdcl-nli", max_examples=SMALL)
     batch = task.sample(3, torch.Generator().manual_seed(1), length=2)
-    assert batch.inputs.shape == (3, 4, 385) and batch.targets.shape == (3, 4, 3)
+    assert batch.inputs.shape == (3, 4, 3 * 384 + 1) and batch.targets.shape == (3, 4, 3)
     assert batch.mask[:, 3].all() and not batch.mask[:, :3].any()
     assert (batch.inputs[:, 3] == 0).all()                                  # the answer step is silent
-    assert (batch.inputs[:, :, 384] == torch.tensor([0.0, 0.0, 1.0, 0.0])).all()   # the hypothesis flag
+    assert (batch.inputs[:, :, -1] == torch.tensor([0.0, 0.0, 1.0, 0.0])).all()   # the hypothesis flag
     for i, example in enumerate(batch.examples):
         assert len(example.premises) == 2
         texts = [t for t, _ in example.premises] + [example.hypothesis[0]]
         assert torch.equal(batch.inputs[i, :3, :384], torch.from_numpy(encode(texts)))
         assert batch.targets[i, 3].tolist() == [float(label == example.label) for label in LABELS]
+
+
+def test_pair_features_compare_each_premise_with_the_hypothesis():
+    from ntm.dual.encode import encode
+    from ntm.tasks.nli import batch_of
+
+    task = make_task("cdcl-nli", max_examples=SMALL)
+    examples = [e for e in task.examples if len(e.premises) == 2][:2]
+    pair, single = batch_of(examples, "pair"), batch_of(examples, "sentence")
+    assert pair.inputs.shape == (2, 4, 1153) and single.inputs.shape == (2, 4, 385)
+    for i, e in enumerate(examples):
+        p = torch.from_numpy(encode([t for t, _ in e.premises]))            # [2, 384]
+        h = torch.from_numpy(encode([e.hypothesis[0]]))[0]                  # [384]
+        torch.testing.assert_close(pair.inputs[i, :2, :384], p)
+        torch.testing.assert_close(pair.inputs[i, :2, 384:768], p * h)      # e(p) * e(h)
+        torch.testing.assert_close(pair.inputs[i, :2, 768:1152], (p - h).abs())
+        torch.testing.assert_close(pair.inputs[i, 2, :384], h)
+        assert (pair.inputs[i, 2, 384:1152] == 0).all()                     # the hypothesis step: e(h) alone
+        torch.testing.assert_close(single.inputs[i, :3, :384], pair.inputs[i, :3, :384])
+    assert (single.inputs[:, :, -1] == pair.inputs[:, :, -1]).all()
+    assert make_task("cdcl-nli", max_examples=SMALL, features="sentence").input_size == 385
+    with pytest.raises(ValueError, match="features must be one of pair, sentence"):
+        make_task("cdcl-nli", max_examples=SMALL, features="bag")
 
 
 def test_bad_data_file_is_named(tmp_path):
@@ -249,5 +272,5 @@ def test_history_of_an_nli_run_stays_within_the_premise_counts():
 
     task = make_task("cdcl-nli", max_examples=SMALL)
     for model_type, cfg in (("lstm", {"hidden_size": 8, "layers": 1}), ("dual", {"memory_slots": 64})):
-        model = build_model(model_type, {"input_size": 385, "output_size": 3, **cfg})
+        model = build_model(model_type, {"input_size": task.input_size, "output_size": 3, **cfg})
         assert history_lengths(task, model) == [task.train_lengths[1]]       # no episode has more premises

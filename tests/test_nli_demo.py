@@ -15,6 +15,7 @@ from ntm.dual import demo
 from ntm.dual.encode import encode
 from ntm.figures.nli import long_term_reads_figure, probabilities_figure
 from ntm.io import ROOT
+from ntm.tasks.nli import FEATURES
 from ntm.longterm import InvalidGraphData, Proposition, Relation, open_store, proposition_id
 from ntm.model import build_model
 from ntm.nli import LABELS
@@ -43,7 +44,7 @@ def store(tmp_path):
 @pytest.fixture
 def model():
     torch.manual_seed(0)
-    return build_model("dual", {"input_size": 385, "output_size": 3, "controller_size": 16, "memory_slots": 8,
+    return build_model("dual", {"input_size": FEATURES["pair"], "output_size": 3, "controller_size": 16, "memory_slots": 8,
                                 "memory_width": 8, "long_term_nodes": 3, "long_term_dim": 4}).eval()
 
 

@@ -144,7 +144,8 @@ def evaluate_file(preset, data: str) -> dict[str, Any]:
     scored = _cpu_in_out(model)          # evaluate_nli scores on the CPU; the model may be on a GPU
     graph = Path(preset.path) / GRAPH_FILE
     if getattr(model, "model_type", None) != "dual" or not graph.is_file():
-        return {"preset": preset.name, "data": Path(data).name, **evaluate_nli(scored, examples)}
+        result = evaluate_nli(scored, examples, features=preset.task.features)
+        return {"preset": preset.name, "data": Path(data).name, **result}
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store("embedded", path=Path(tmp) / "graph.json")
         try:
@@ -153,7 +154,7 @@ def evaluate_file(preset, data: str) -> dict[str, Any]:
             except InvalidGraphData as exc:
                 raise ValueError(str(exc)) from None
             model.attach_store(store)
-            result = evaluate_nli(scored, examples)
+            result = evaluate_nli(scored, examples, features=preset.task.features)
         finally:
             model.attach_store(None)
             store.close()

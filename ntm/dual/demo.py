@@ -112,14 +112,15 @@ def sentence_ids(example: NLIExample) -> list[str]:
     return [proposition_id(text) for text, _ in [*example.premises, example.hypothesis]]
 
 
-def infer(model, store, example: NLIExample) -> Inference:
-    """Run ``model`` (a ``DualNTM``) on one example, reading ``store`` (or nothing: None).
+def infer(model, store, example: NLIExample, features: str = "pair") -> Inference:
+    """Run ``model`` (a ``DualNTM``) on one example, reading ``store`` (or nothing: None); ``features``
+    is the sentence-step encoding of its task (``ntm.tasks.nli``).
 
     The probabilities are the softmax of the three outputs at the answer step (the prediction
     is their argmax, as ``ntm.tasks.nli.predictions``); targets in the trace are the gold
     label's one-hot when the example has one, zeros for the user's own example.
     """
-    batch = batch_of([example])
+    batch = batch_of([example], features)
     targets = torch.zeros_like(batch.targets) if example.extra.get("user") else batch.targets
     with _MODEL_LOCK:                       # one model object serves every session of the app
         model.attach_store(store)

@@ -17,8 +17,11 @@ from ..tasks.nli import batch_of, predictions
 
 
 @torch.no_grad()
-def evaluate_nli(model: nn.Module, examples: Sequence[NLIExample], batch_size: int = 32) -> dict[str, Any]:
+def evaluate_nli(model: nn.Module, examples: Sequence[NLIExample], batch_size: int = 32,
+                 features: str = "pair") -> dict[str, Any]:
     """``{"accuracy", "per_label": {label: accuracy or None}, "majority", "examples"}``.
+
+    ``features``: the sentence-step encoding the model was trained on (its task's, ``ntm.tasks.nli``).
 
     Examples are batched by their number of premises (no padding), in file order within each.
     """
@@ -34,7 +37,7 @@ def evaluate_nli(model: nn.Module, examples: Sequence[NLIExample], batch_size: i
     try:
         for group in by_count.values():
             for start in range(0, len(group), batch_size):
-                batch = batch_of(group[start:start + batch_size])
+                batch = batch_of(group[start:start + batch_size], features)
                 logits, _, _ = model(batch.inputs)
                 for e, p in zip(batch.examples, predictions(logits, batch).tolist()):
                     total[e.label] += 1

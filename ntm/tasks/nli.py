@@ -5,9 +5,21 @@ sentence one timestep, as its frozen all-MiniLM-L6-v2 embedding e(.) (384-d, ``n
 beside a flag that marks the hypothesis:
 
     t         0          ...   n-1         n           n+1
-    input     [e(p_1);0] ...   [e(p_n);0]  [e(h);1]    0           inputs  [B, T, 385]
+    input     x(p_1)     ...   x(p_n)      x(h)        0           inputs  [B, T, input_size]
     target    0          ...   0           0           one-hot     targets [B, T, 3]
     mask      .          ...   .           .           #           scored at the answer step only
+
+``features`` says what a sentence step x(.) holds (D = 384):
+
+    "pair"      x(p_i) = [e(p_i) ; e(p_i) * e(h) ; |e(p_i) - e(h)| ; 0]    input_size 3D + 1 = 1153
+                x(h)   = [e(h)   ; 0             ; 0               ; 1]
+    "sentence"  x(s)   = [e(s) ; flag]  (flag 1 on the hypothesis)         input_size  D + 1 =  385
+
+"pair" (the default) gives every premise step the matching features that NLI models over
+sentence embeddings use (InferSent: Conneau et al., EMNLP 2017, section 3.2): the element-wise
+product and absolute difference with the hypothesis, so the controller compares each premise
+with the hypothesis as it reads it instead of having to hold every premise until the hypothesis
+comes. "sentence" is each sentence alone (the first nli-dual preset's encoding).
 
 The three outputs are (entailment, contradiction, neutral), ``ntm.nli.LABELS``; the prediction is
 their argmax at the answer step. The size knob is n, the number of premises: a batch holds
@@ -33,6 +45,14 @@ from .base import Batch, Task, check_int
 
 DEFAULT_DATA = "data/cdcl-nli/train.json"
 EMBEDDING_SIZE = 384
+FEATURES = {"pair": 3 * EMBEDDING_SIZE + 1, "sentence": EMBEDDING_SIZE + 1}   # encoding -> input_size
+
+
+def check_features(features: object) -> str:
+    """``features`` if it names an encoding of ``FEATURES``, else a ValueError saying which exist."""
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {', '.join(FEATURES)}; got {features!r}")
+    return features
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,9 +100,11 @@ class NLITask(Task):
 
     max_examples: int = 0             # use only the file's first N examples (0: all of them)
     data: str = DEFAULT_DATA
+    features: str = "pair"            # what a sentence step holds (module docstring): pair | sentence
 
     def __post_init__(self):
         check_int(self, "max_examples", 0)
+        check_features(self.features)
         if not isinstance(self.data, str) or not self.data.strip():
             raise ValueError("NLITask: data must be the path of a CDCL-NLI .json or SNLI-style .jsonl file")
         load_examples(self.data)                       # a bad file fails now, naming the entry
@@ -102,7 +124,7 @@ class NLITask(Task):
 
     @property
     def input_size(self) -> int:
-        return EMBEDDING_SIZE + 1
+        return FEATURES[self.features]
 
     @property
     def output_size(self) -> int:
@@ -137,28 +159,35 @@ class NLITask(Task):
             picks = torch.randperm(len(pool), generator=generator, device=generator.device)[:batch_size]
         else:
             picks = torch.randint(len(pool), (batch_size,), generator=generator, device=generator.device)
-        return batch_of([pool[int(i)] for i in picks])
+        return batch_of([pool[int(i)] for i in picks], self.features)
 
 
-def batch_of(examples: Sequence[NLIExample]) -> NLIBatch:
-    """The episodes of ``examples`` as one batch (left-padded with silent steps to the most premises)."""
+def batch_of(examples: Sequence[NLIExample], features: str = "pair") -> NLIBatch:
+    """The episodes of ``examples`` as one batch (left-padded with silent steps to the most premises),
+    each sentence step encoded as ``features`` says (module docstring)."""
     from ..dual.encode import encode
 
+    check_features(features)
     if not examples:
         raise ValueError("batch_of needs at least one example")
     steps = max(len(e.premises) for e in examples) + 2
     texts = [t for e in examples for t in [*(p[0] for p in e.premises), e.hypothesis[0]]]
-    vectors = torch.from_numpy(encode(texts))                              # [sum(n_i + 1), 384]
-    b = len(examples)
-    inputs = torch.zeros(b, steps, EMBEDDING_SIZE + 1)
+    vectors = torch.from_numpy(encode(texts))                              # [sum(n_i + 1), D]
+    b, d = len(examples), EMBEDDING_SIZE
+    inputs = torch.zeros(b, steps, FEATURES[features])
     targets = torch.zeros(b, steps, len(LABELS))
     mask = torch.zeros(b, steps, dtype=torch.bool)
     row = 0
     for i, e in enumerate(examples):
         n = len(e.premises)
         start = steps - 2 - n                                              # left padding
-        inputs[i, start:start + n + 1, :EMBEDDING_SIZE] = vectors[row:row + n + 1]
-        inputs[i, steps - 2, EMBEDDING_SIZE] = 1.0                         # the hypothesis flag
+        sentences = vectors[row:row + n + 1]                               # [n + 1, D]: premises, hypothesis
+        inputs[i, start:start + n + 1, :d] = sentences
+        if features == "pair":
+            premises, hypothesis = sentences[:n], sentences[n]
+            inputs[i, start:start + n, d:2 * d] = premises * hypothesis
+            inputs[i, start:start + n, 2 * d:3 * d] = (premises - hypothesis).abs()
+        inputs[i, steps - 2, -1] = 1.0                                     # the hypothesis flag
         targets[i, steps - 1, LABELS.index(e.label)] = 1.0
         mask[i, steps - 1] = True
         row += n + 1
