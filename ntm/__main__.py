@@ -6,6 +6,8 @@
     python -m ntm evaluate --preset presets/copy --task copy --length 80 --sequences 100 --seed 1 --json
     python -m ntm presets
     python -m ntm evaluate --preset repeat-copy --length 10 --repeats 15     # repeat copy: both knobs
+    python -m ntm evaluate --preset copy --length 20 --sequences 1000 --seed 12345 --failures
+    python -m ntm evaluate --preset copy --sequences 1000 --seed 12345 --update-preset   # its README table
     python -m ntm trace --preset copy --length 20 --seed 0 --out trace.json
     python -m ntm sweep --name seeds --task copy --seeds 1-8 -p num_batches=2000 [--ray ADDRESS] [--wait]
 
@@ -80,12 +82,25 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", default=None, metavar="FILE",
                    help="NLI presets: score every example of a CDCL-NLI .json or SNLI-style .jsonl file")
     e.add_argument("--sequences", type=int, default=100, help="sequences to average over (default: 100)")
-    e.add_argument("--seed", type=int, default=0, help="seed for the test sequences (default: 0)")
+    e.add_argument("--seed", type=int, default=None,
+                   help="seed for the test sequences: sequence i has seed SEED + i (default: 0; with "
+                        "--update-preset, the seed the preset's README states)")
     e.add_argument("--repeats", type=int, default=None,
                    help="repeat copy: fix the number of repeats (default: drawn as in training)")
     e.add_argument("--device", default="cpu", metavar="{cpu,cuda,cuda:N,auto}",
                    help="where to run the model: " + DEVICE_HELP + " (default: cpu)")
-    e.add_argument("--json", action="store_true", help="print JSON")
+    e.add_argument("--lengths", default=None, metavar="L1,L2,...",
+                   help="a row per length (a generalisation table) instead of one --length")
+    e.add_argument("--training-distribution", action="store_true",
+                   help="draw each sequence's length (and repeats) as in training, instead of --length")
+    e.add_argument("--failures", action="store_true",
+                   help="list the failing sequences (any bit error) by seed and length, to reopen them "
+                        "(python -m ntm trace, or the Step-through page)")
+    e.add_argument("--update-preset", action="store_true",
+                   help="recompute what the preset's README and metrics.json report (its table's lengths, or "
+                        "--lengths; the training distribution) over --sequences with --seed, and write both; "
+                        "the README's prose is kept")
+    e.add_argument("--json", action="store_true", help="print JSON (failing sequences included)")
 
     sub.add_parser("presets", help="list the presets")
 
@@ -198,7 +213,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from .device import DeviceError, resolve_device
-    from .evaluation import evaluate
+    from .evaluation import default_lengths, evaluate
     from .presets import BundleError, load_preset
 
     try:
@@ -221,27 +236,75 @@ def _evaluate(args: argparse.Namespace) -> int:
             print(f"{preset.name} on {Path(args.data).name}: accuracy {result['accuracy']:.3f} over "
                   f"{result['examples']} examples ({per}); majority class {result['majority']:.3f}")
         return 0
-    if args.length is None:
-        return _fail("--length is required (or --data FILE for an NLI preset)")
     if args.task is not None and args.task != preset.task.name:
         return _fail(f"preset {preset.name} was trained on {preset.task.name}, not {args.task}; "
                      f"pass --task {preset.task.name} or choose another preset")
     if args.sequences < 1:
         return _fail("--sequences must be at least 1")
+    from .evaluation import evaluate_training_distribution, measure, parse_lengths
+    lengths, seed = None, 0 if args.seed is None else args.seed
     try:
-        result = evaluate(preset.model, preset.task, args.length, args.sequences, args.seed, repeats=args.repeats)
-    except ValueError as exc:
+        if args.lengths is not None:
+            lengths = parse_lengths(args.lengths, preset.task)
+        if args.update_preset and args.repeats is not None:
+            return _fail("--update-preset recomputes the README's table, whose repeats are drawn as in training: "
+                         "leave out --repeats")
+        if args.update_preset:
+            lengths = lengths or [int(r["length"]) for r in preset.metrics.get("generalisation") or []] \
+                or default_lengths(preset.task, preset.model)
+            if args.seed is None:
+                seed = preset.metrics.get("evaluation_seed", 0)
+            measured = measure(preset.model, preset.task, lengths, args.sequences, seed)
+            from .presets import write_measurements
+            write_measurements(preset, measured)
+            rows = measured["generalisation"] + [measured["training_distribution"]]
+            print(f"updated {preset.name}'s metrics.json and README.md", file=sys.stderr)
+        elif args.training_distribution:
+            rows = [evaluate_training_distribution(preset.model, preset.task, args.sequences, seed)]
+        elif lengths is not None:
+            rows = [evaluate(preset.model, preset.task, n, args.sequences, seed, repeats=args.repeats)
+                    for n in lengths]
+        elif args.length is None:
+            return _fail("--length is required (or --lengths, --training-distribution, --update-preset, "
+                         "or --data FILE for an NLI preset)")
+        else:
+            rows = [evaluate(preset.model, preset.task, args.length, args.sequences, seed,
+                             repeats=args.repeats)]
+    except (ValueError, OSError) as exc:
         return _fail(str(exc))
-    result = {"preset": preset.name, "task": preset.task.name, "seed": args.seed, **result}
-    if args.json:
-        print(json.dumps(result))
-    else:
-        repeats = f", {args.repeats} repeats" if args.repeats is not None else ""
-        print(f"{preset.name} on {preset.task.name}, {preset.task.length_name} {args.length}{repeats}: "
-              f"{result['bit_errors']:.3f} bit errors per sequence over {args.sequences} sequences "
-              f"(max {result['bit_errors_max']:.0f}, {100 * result['perfect']:.0f}% perfect, "
-              f"cost {result['cost_bits']:.3f} bits)")
+    for row in rows:
+        result = {"preset": preset.name, "task": preset.task.name, "seed": seed, **row}
+        if args.json:
+            print(json.dumps(result))
+            continue
+        print(_evaluation_line(preset, result))
+        if args.failures:
+            for f in result["failures"]:
+                print("  " + _failure_line(preset, f))
+            if result["failed"] > len(result["failures"]):
+                print(f"  ... and {result['failed'] - len(result['failures']):,} more")
     return 0
+
+
+def _evaluation_line(preset, result: dict) -> str:
+    """One row of an evaluation, as the terminal shows it (% perfect never rounded up to 100%)."""
+    from .evaluation import percent
+    where = (f"{preset.task.length_name} {result['length']}" if "length" in result
+             else "its training distribution")
+    repeats = f", {result['repeats']} repeats" if "repeats" in result else ""
+    return (f"{preset.name} on {preset.task.name}, {where}{repeats}: {result['bit_errors']:.3f} bit errors per "
+            f"sequence over {result['sequences']} sequences (max {result['bit_errors_max']:.0f}, "
+            f"{percent(result['perfect'])} perfect, {result['failed']} failed"
+            + (f", cost {result['cost_bits']:.3f} bits)" if "cost_bits" in result else ")"))
+
+
+def _failure_line(preset, failure: dict) -> str:
+    """'seed 12400, length 20: 83 bit errors (python -m ntm trace --preset copy --seed 12400 --length 20 ...)'."""
+    where = f"seed {failure['seed']}, {preset.task.length_name} {failure['length']}"
+    if "repeats" in failure:                     # a fixed number of repeats: trace draws its own
+        return f"{where}, {failure['repeats']} repeats: {failure['bit_errors']} bit errors"
+    return (f"{where}: {failure['bit_errors']} bit errors (python -m ntm trace --preset {shlex.quote(preset.name)} "
+            f"--seed {failure['seed']} --length {failure['length']} --out trace.json)")
 
 
 def _presets(_: argparse.Namespace) -> int:

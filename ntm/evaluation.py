@@ -10,11 +10,18 @@
 
 Sequences are drawn on the CPU (seeded CPU generators) and each batch is moved once to the model's
 device (``ntm.device.model_device``), so the same seed scores the same sequences on any device.
+
+Every sequence has a seed of its own: sequence i of an evaluation with seed S is the episode
+``task.sample(1, torch.Generator().manual_seed(S + i), length=L)``, the one the Step-through page
+shows for seed S + i and length L. A sequence with any bit error is a *failure*; the results count
+them (``failed``) and list the first few (``failures``: seed, length, bit errors), so a lecturer can
+open any of them and watch the machine fail.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from typing import Any, Callable
 
@@ -80,21 +87,79 @@ def takes_repeats(task: Task) -> bool:
     return "repeats" in inspect.signature(task.sample).parameters
 
 
+KEEP_FAILURES = 10                # failing sequences listed per evaluation (all are counted)
+
+
+def sequence_seed(seed: int, index: int) -> int:
+    """The seed of sequence ``index`` of an evaluation seeded ``seed``: the Step-through page's seed
+    for that very sequence (``S + i``)."""
+    return seed + index
+
+
+def draw(task: Task, seeds: list[int], length: int, **knobs: Any) -> Batch:
+    """One episode per seed, ``task.sample(1, Generator().manual_seed(s), length, **knobs)``, stacked
+    into one batch ``[len(seeds), T, ...]``; episodes shorter than the longest (repeat copy's drawn
+    repeats) are padded at the end (inputs and targets zero, mask False), as ``task.sample`` pads its
+    own batches. A model reads causally, so the padding after an episode changes none of its scores."""
+    parts = [task.sample(1, torch.Generator().manual_seed(s), length=length, **knobs) for s in seeds]
+    steps = max(p.num_steps for p in parts)
+
+    def pad(x: torch.Tensor) -> torch.Tensor:
+        extra = steps - x.shape[1]
+        return x if not extra else torch.cat([x, x.new_zeros((1, extra, *x.shape[2:]))], dim=1)
+
+    return Batch(torch.cat([pad(p.inputs) for p in parts]), torch.cat([pad(p.targets) for p in parts]),
+                 torch.cat([pad(p.mask) for p in parts]))
+
+
+def _score(model: nn.Module, task: Task, seeds: list[int], lengths: list[int], knobs: dict[str, Any],
+           batch_size: int) -> tuple[torch.Tensor, list[float]]:
+    """Bit errors ``[S]`` of the sequences ``(seeds[i], lengths[i])`` (in that order) and their cost in
+    bits, run in batches of at most ``batch_size`` sequences of one length each."""
+    device = model_device(model)
+    errors = torch.zeros(len(seeds))
+    costs = [0.0] * len(seeds)
+    by_length: dict[int, list[int]] = {}
+    for i, n in enumerate(lengths):
+        by_length.setdefault(n, []).append(i)
+    for n, indices in sorted(by_length.items()):
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start:start + batch_size]
+            batch = _on(device, draw(task, [seeds[i] for i in chunk], n, **knobs))
+            logits, _, _ = model(batch.inputs)
+            errors[chunk] = bit_errors(logits, batch).float().cpu()
+            cost = cost_bits(logits, batch).item()          # mean over the chunk
+            for i in chunk:
+                costs[i] = cost
+    return errors, costs
+
+
+def _summary(seeds: list[int], lengths: list[int], errors: torch.Tensor, keep: int,
+             knobs: dict[str, Any]) -> dict[str, Any]:
+    """Mean and max bit errors, the fraction perfect, the number failed and the first ``keep`` failures."""
+    wrong = [i for i in range(len(seeds)) if errors[i] > 0]
+    failures = [{"seed": seeds[i], "length": lengths[i], **knobs, "bit_errors": int(errors[i])} for i in wrong[:keep]]
+    n = len(seeds)
+    return {"sequences": n, "bit_errors": errors.mean().item(), "bit_errors_max": errors.max().item(),
+            "perfect": (n - len(wrong)) / n, "failed": len(wrong), "failures": failures}
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, task: Task, length: int, sequences: int = 100, seed: int = 0,
-             batch_size: int = 250, repeats: int | None = None) -> dict[str, Any]:
+             batch_size: int = 250, repeats: int | None = None, keep_failures: int = KEEP_FAILURES) -> dict[str, Any]:
     """Mean bit errors and cost per sequence at one length, over ``sequences`` seeded sequences.
 
-    ``batch_size``: sequences run at once. The sequences drawn do not depend on it (one generator
-    draws them in order), so neither do the errors; a large batch costs little more than a small one
-    per step on a CPU, which makes a first look with few sequences (or a refinement with many) fast.
+    Sequence i is drawn from seed ``seed + i`` (``sequence_seed``), so each can be reopened on its own.
+    ``batch_size``: sequences run at once; the sequences do not depend on it, so neither do the errors.
     ``repeats`` fixes the number of repeats of a task that has them (``takes_repeats``), which the
-    paper varies beside the length (figure 8); by default they are drawn as in training.
+    paper varies beside the length (figure 8); by default they are drawn as in training (from each
+    sequence's seed).
 
     Returns:
         ``{"length", "sequences", "bit_errors" (mean per sequence), "bit_errors_max",
-        "cost_bits" (mean per sequence), "perfect" (fraction with no error)}``, and ``"repeats"``
-        when it was fixed.
+        "cost_bits" (mean per sequence), "perfect" (fraction with no error), "failed" (sequences with
+        an error), "failures" (the first ``keep_failures`` of them: ``{"seed", "length", "bit_errors"}``,
+        and ``"repeats"`` when fixed)}``, and ``"repeats"`` when it was fixed.
     """
     if sequences < 1:
         raise ValueError(f"sequences must be >= 1; got {sequences}")
@@ -103,26 +168,15 @@ def evaluate(model: nn.Module, task: Task, length: int, sequences: int = 100, se
         if not takes_repeats(task):
             raise ValueError(f"the {task.name} task has no number of repeats to set")
         knobs["repeats"] = repeats
+    seeds = [sequence_seed(seed, i) for i in range(sequences)]
     was_training = model.training
     model.eval()
-    device = model_device(model)
-    generator = torch.Generator().manual_seed(seed)
-    errors, costs = [], []
     try:
-        remaining = sequences
-        while remaining > 0:
-            b = min(batch_size, remaining)
-            batch = _on(device, task.sample(b, generator, length=length, **knobs))
-            logits, _, _ = model(batch.inputs)
-            errors.append(bit_errors(logits, batch).float())
-            costs.append(cost_bits(logits, batch) * b)
-            remaining -= b
+        errors, costs = _score(model, task, seeds, [length] * sequences, knobs, batch_size)
     finally:
         model.train(was_training)
-    err = torch.cat(errors)
-    return {"length": length, **knobs, "sequences": sequences, "bit_errors": err.mean().item(),
-            "bit_errors_max": err.max().item(), "cost_bits": (sum(costs) / sequences).item(),
-            "perfect": (err == 0).float().mean().item()}
+    summary = _summary(seeds, [length] * sequences, errors, keep_failures, knobs)
+    return {"length": length, **knobs, **summary, "cost_bits": sum(costs) / sequences}
 
 
 def generalisation_grid(model: nn.Module, task: Task, lengths: list[int], repeats: list[int],
@@ -134,28 +188,37 @@ def generalisation_grid(model: nn.Module, task: Task, lengths: list[int], repeat
     return [evaluate(model, task, n, sequences, seed, repeats=r) for n in lengths for r in repeats]
 
 
+def training_lengths(task: Task, sequences: int, seed: int) -> list[int]:
+    """The size knob of each of ``sequences`` sequences, drawn uniformly from ``task.train_lengths``
+    as training draws it, from a generator seeded ``seed`` (separate from the sequences' own seeds)."""
+    lo, hi = task.train_lengths
+    return torch.randint(lo, hi + 1, (sequences,), generator=torch.Generator().manual_seed(seed)).tolist()
+
+
 @torch.no_grad()
-def evaluate_training_distribution(model: nn.Module, task: Task, sequences: int = 500, seed: int = 0) -> dict[str, Any]:
+def evaluate_training_distribution(model: nn.Module, task: Task, sequences: int = 500, seed: int = 0,
+                                   batch_size: int = 250, keep_failures: int = KEEP_FAILURES) -> dict[str, Any]:
     """Mean bit errors per sequence over the task's own training distribution.
 
-    Every sequence draws its size knob (and the task's other random choices) exactly as training
-    does, one sequence per batch so that each length is drawn independently.
+    Sequence i has a length drawn uniformly from the training lengths (``training_lengths``) and is
+    drawn at that length from seed ``seed + i``, its other random choices (repeat copy's repeats)
+    drawn as in training: the sequence the Step-through page shows for that seed and length.
+
+    Returns:
+        ``{"sequences", "seed", "bit_errors", "bit_errors_max", "perfect", "failed", "failures"}`` (see
+        ``evaluate``).
     """
+    if sequences < 1:
+        raise ValueError(f"sequences must be >= 1; got {sequences}")
+    seeds = [sequence_seed(seed, i) for i in range(sequences)]
+    lengths = training_lengths(task, sequences, seed)
     was_training = model.training
     model.eval()
-    device = model_device(model)
-    generator = torch.Generator().manual_seed(seed)
-    errors = []
     try:
-        for _ in range(sequences):
-            batch = _on(device, task.sample(1, generator))
-            logits, _, _ = model(batch.inputs)
-            errors.append(bit_errors(logits, batch).float())
+        errors, _ = _score(model, task, seeds, lengths, {}, batch_size)
     finally:
         model.train(was_training)
-    err = torch.cat(errors)
-    return {"sequences": sequences, "bit_errors": err.mean().item(), "bit_errors_max": err.max().item(),
-            "perfect": (err == 0).float().mean().item()}
+    return {"seed": seed, **_summary(seeds, lengths, errors, keep_failures, {})}
 
 
 def generalisation_table(model: nn.Module, task: Task, lengths: list[int], sequences: int = 100,
@@ -167,6 +230,20 @@ def generalisation_table(model: nn.Module, task: Task, lengths: list[int], seque
         if progress:
             progress(i + 1, len(lengths))
     return rows
+
+
+DISTRIBUTION_SEED = 54321         # seed of a saved preset's training-distribution row
+
+
+def measure(model: nn.Module, task: Task, lengths: list[int], sequences: int, seed: int,
+            distribution_seed: int = DISTRIBUTION_SEED,
+            progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """What a preset's README reports as measured: the generalisation table at ``lengths`` (seed
+    ``seed``) and the training distribution (seed ``distribution_seed``), each over ``sequences``
+    sequences, with their failures; ``progress(done, total)`` after each length."""
+    table = generalisation_table(model, task, lengths, sequences, seed, progress)
+    return {"generalisation": table, "evaluation_seed": seed,
+            "training_distribution": evaluate_training_distribution(model, task, sequences, distribution_seed)}
 
 
 MAX_TEST_LENGTH = 1000            # longest size knob a typed list of test lengths may ask for
@@ -282,6 +359,22 @@ def grid_too_large(lengths: list[int], repeats: list[int], sequences: int, limit
             f"`python -m ntm evaluate --length L --repeats R` from a terminal")
 
 
+def percent(fraction: float) -> str:
+    """A fraction of sequences as a percentage that never claims more or less than it measured:
+    ``1`` -> ``"100%"``, ``0.999`` -> ``"99.9%"``, ``0.9999`` -> ``"99.9%"`` (not 100%), ``0.77`` ->
+    ``"77%"``, ``0.0001`` -> ``"0.1%"`` (not 0%). Tenths of a percent are rounded towards 50%: down
+    above it, up below it, so only a perfect (or a wholly failed) count reads as 100% (or 0%)."""
+    if fraction >= 1:
+        return "100%"
+    if fraction <= 0:
+        return "0%"
+    # A little slack, so that a count stored as float32 (0.999 -> 0.99899995) keeps its tenths.
+    tenths = 1000 * fraction
+    tenths = math.floor(tenths + 1e-3) if fraction >= 0.5 else math.ceil(tenths - 1e-3)
+    text = f"{min(max(tenths, 1), 999) / 10:.1f}"
+    return f"{text.removesuffix('.0')}%"
+
+
 def comparison_table(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """The table under a comparison, from ``{label: rows of evaluate()}``: by length, a row per length
     with each model's bit errors and % perfect side by side; over a (length, repeats) grid (rows with
@@ -289,11 +382,11 @@ def comparison_table(results: dict[str, list[dict[str, Any]]]) -> list[dict[str,
     if any("repeats" in row for rows in results.values() for row in rows):
         return [{"model": label, "length": row["length"], "repeats": row["repeats"],
                  "cost (bits)": round(row["cost_bits"], 3), "bit errors": round(row["bit_errors"], 3),
-                 "perfect": f"{row['perfect']:.0%}"} for label, rows in results.items() for row in rows]
+                 "perfect": percent(row["perfect"])} for label, rows in results.items() for row in rows]
     table: dict[int, dict[str, Any]] = {}
     for label, rows in results.items():
         for row in rows:
             cells = table.setdefault(row["length"], {"length": row["length"]})
             cells[f"{label}: bit errors"] = round(row["bit_errors"], 3)
-            cells[f"{label}: perfect"] = f"{row['perfect']:.0%}"
+            cells[f"{label}: perfect"] = percent(row["perfect"])
     return [table[length] for length in sorted(table)]

@@ -41,6 +41,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .evaluation import percent
 from .io import ROOT, atomic_write_json, atomic_write_text, data_dir, load_tensors, save_tensors, sha256_file
 from .model import build_model, model_config_dict
 from .tasks import Task, make_task
@@ -250,27 +251,102 @@ def preset_readme(name: str, model_type: str, task: Task, metrics: dict[str, Any
     if metrics.get("sequences") is not None:
         lines += [f"Trained on {metrics['sequences']:,} sequences ({metrics.get('batches', '?'):,} batches) "
                   f"in {metrics.get('train_seconds', 0):.0f} s of training time.", ""]
-    dist = metrics.get("training_distribution")
-    if dist:
-        lines += [f"On its training distribution: {dist['bit_errors']:.2f} bit errors per sequence "
-                  f"({_percent(dist['perfect'])} of {dist['sequences']:,} sequences perfect).", ""]
-    rows = metrics.get("generalisation") or []
-    if rows:
-        lines += [f"| {task.length_name} | bit errors per sequence | max | perfect sequences |",
-                  "| ---: | ---: | ---: | ---: |"]
-        lines += [f"| {r['length']} | {r['bit_errors']:.2f} | {r['bit_errors_max']:.0f} | "
-                  f"{_percent(r['perfect'])} |" for r in rows]
-        seed = metrics.get("evaluation_seed")
-        seeded = f"test sequences per row, seed {seed}" if seed is not None else "seeded test sequences per row"
-        lines += ["", f"({rows[0]['sequences']:,} {seeded}; `python -m ntm evaluate` reproduces any row.)", ""]
+    lines += evaluation_lines(task, metrics)
     lines += ["Made with:", "", "```", command, "```", ""]
     return "\n".join(lines)
 
 
+SHOWN_FAILURES = 3                # failing seeds a README row lists
+
+
+def _failed(row: dict[str, Any]) -> str:
+    """'2 of 1,000 (seeds 12400, 12873)' for a row with failures listed; '' for one without. A row of
+    many lengths (the training distribution) gives each seed's length: 'seed 54400 at length 17'."""
+    if "failed" not in row:
+        return ""
+    seeds = [str(f["seed"]) if "length" in row else f"{f['seed']} at length {f['length']}"
+             for f in row.get("failures", [])[:SHOWN_FAILURES]]
+    more = ", …" if row["failed"] > len(seeds) else ""
+    listed = f" (seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}{more})" if seeds else ""
+    return f"{row['failed']:,} of {row['sequences']:,}{listed}"
+
+
+def evaluation_lines(task: Task, metrics: dict[str, Any]) -> list[str]:
+    """The README's measured part: the training-distribution sentence and the generalisation table
+    (with the failing sequences' seeds when the metrics list them), then how to reproduce them.
+    ``refresh_readme`` replaces exactly these lines."""
+    lines: list[str] = []
+    dist = metrics.get("training_distribution")
+    if dist:
+        seeded = f", seed {dist['seed']}" if dist.get("seed") is not None else ""
+        failed = f" Failing: {_failed(dist)}." if dist.get("failed") else ""
+        lines += [f"On its training distribution: {dist['bit_errors']:.2f} bit errors per sequence "
+                  f"({_percent(dist['perfect'])} of {dist['sequences']:,} sequences perfect{seeded}).{failed}", ""]
+    rows = metrics.get("generalisation") or []
+    if rows:
+        listed = all("failed" in r for r in rows)
+        lines += [f"| {task.length_name} | bit errors per sequence | max | perfect sequences |"
+                  + (" failing sequences |" if listed else ""),
+                  "| ---: | ---: | ---: | ---: |" + (" --- |" if listed else "")]
+        lines += [f"| {r['length']} | {r['bit_errors']:.2f} | {r['bit_errors_max']:.0f} | "
+                  f"{_percent(r['perfect'])} |" + (f" {_failed(r) if r['failed'] else '-'} |" if listed else "")
+                  for r in rows]
+        seed = metrics.get("evaluation_seed")
+        seeded = f"test sequences per row, seed {seed}" if seed is not None else "seeded test sequences per row"
+        how = ("; `python -m ntm evaluate` reproduces any row, and sequence i of a row is the Step-through "
+               "page's sequence for seed + i at that length, so each failing seed opens there."
+               if listed else "; `python -m ntm evaluate` reproduces any row.")
+        lines += ["", f"({rows[0]['sequences']:,} {seeded}{how})", ""]
+    return lines
+
+
+_MEASURED = re.compile(r"^(On its training distribution:|\| .* \| bit errors per sequence \|)")
+_MEASURED_END = re.compile(r"^\(.*reproduces any row.*\)$")
+
+
+def refresh_readme(text: str, task: Task, metrics: dict[str, Any]) -> str:
+    """A preset README with its measured part (``evaluation_lines``) replaced by the one of ``metrics``
+    and everything else (the hand-written prose, the command) kept as it is.
+
+    Raises:
+        ValueError: the README has no measured part to replace (its table was removed by hand).
+    """
+    lines = text.split("\n")
+    start = next((i for i, line in enumerate(lines) if _MEASURED.match(line)), None)
+    end = next((i for i, line in enumerate(lines) if _MEASURED_END.match(line) and start is not None and i >= start), None)
+    if start is None or end is None:
+        raise ValueError("the README has no generalisation table to update (it should start with 'On its "
+                         "training distribution:' or the table and end with '(... reproduces any row.)')")
+    while end + 1 < len(lines) and not lines[end + 1].strip():
+        end += 1
+    return "\n".join(lines[:start] + evaluation_lines(task, metrics) + lines[end + 1:])
+
+
 def _percent(fraction: float) -> str:
-    """``0.998`` -> ``"99.8%"``: whole percents, with a decimal where rounding would hide a failure (100%, 0%)."""
-    text = f"{100 * fraction:.0f}%"
-    return f"{100 * fraction:.1f}%" if text in ("100%", "0%") and 0 < fraction < 1 else text
+    """``0.998`` -> ``"99.8%"``, ``0.9999`` -> ``"99.9%"``: never rounded up to 100% nor down to 0%
+    (``ntm.evaluation.percent``)."""
+    return percent(fraction)
+
+
+def write_measurements(preset: Preset, measured: dict[str, Any]) -> dict[str, Any]:
+    """Replace what a preset's metrics.json and README report as measured (``measured``: its
+    ``generalisation``, ``evaluation_seed`` and ``training_distribution``, as ``ntm.evaluation.measure``
+    returns them); the README's hand-written prose and everything else in metrics.json are kept.
+    Nothing is written unless both files can be (each atomically). Returns the new metrics.
+
+    Raises:
+        ValueError: the README has no measured part to replace.
+    """
+    metrics = {**preset.metrics, **measured}
+    metrics.pop("error", None)
+    readme = preset.path / "README.md"
+    if readme.exists():
+        text = refresh_readme(readme.read_text(encoding="utf-8"), preset.task, metrics)
+    else:
+        text = preset_readme(preset.name, preset.model_type, preset.task, metrics, preset.config.get("command", ""))
+    atomic_write_json(preset.path / "metrics.json", metrics)
+    atomic_write_text(readme, text)
+    return metrics
 
 
 def resolve_preset(name_or_path: str | os.PathLike) -> Path:

@@ -31,17 +31,18 @@ class Oracle(torch.nn.Module):
 def test_bit_errors_are_counted_per_sequence(monkeypatch):
     task = make_task("copy", seq_width=4)
     oracle = Oracle(wrong_bits=2)
-    real_sample = task.sample
+    real_draw = evaluation.draw
 
-    def sample(b, g, length=None):
-        batch = real_sample(b, g, length=length)
+    def draw(task, seeds, length, **knobs):
+        batch = real_draw(task, seeds, length, **knobs)
         oracle.targets = batch.targets
         return batch
 
-    monkeypatch.setattr(type(task), "sample", lambda self, b, g, length=None: sample(b, g, length))
+    monkeypatch.setattr(evaluation, "draw", draw)
     row = evaluation.evaluate(oracle, task, length=5, sequences=30, seed=1, batch_size=7)
     assert row["bit_errors"] == 2 and row["bit_errors_max"] == 2 and row["perfect"] == 0
     assert row["sequences"] == 30 and row["length"] == 5
+    assert row["failed"] == 30 and len(row["failures"]) == evaluation.KEEP_FAILURES
 
 
 def test_evaluation_is_seeded_and_restores_training_mode():
