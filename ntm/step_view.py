@@ -11,6 +11,7 @@ each. It knows nothing of Streamlit; the page only lays out what it returns.
     view, warnings = read_link(dict(st.query_params), catalogue_ids, default="copy")
     batch = episode(task, view.seed, view.length, view.bits)
     trace = record_view(preset, view)
+    examples = failing_examples(preset.metrics)        # sequences its evaluation got wrong, to open
 """
 
 from __future__ import annotations
@@ -280,6 +281,92 @@ def panel_stages(trace: Trace, panel: str) -> list[RecordedStage]:
     return out
 
 
+# ---- a preset's rare failures ---------------------------------------------------------------------
+
+RARE = 0.05                            # a failure rate up to this is "rare"
+
+
+@dataclass(frozen=True)
+class FailingExample:
+    """A sequence the preset's own evaluation (metrics.json, ``ntm.evaluation``) found it gets wrong.
+
+    Attributes:
+        seed, length: the view that shows it (``View(preset, seed, length)``).
+        bit_errors: its wrong bits.
+        failed, sequences: how many of the sequences evaluated beside it failed, of how many.
+        where: which evaluation: ``"at length 20"`` or ``"on its training distribution"``.
+    """
+
+    seed: int
+    length: int
+    bit_errors: int
+    failed: int
+    sequences: int
+    where: str
+
+
+def _rows(metrics: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(where, row) of every evaluation in a preset's metrics that counts its failures."""
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    dist = metrics.get("training_distribution")
+    if isinstance(dist, Mapping):
+        out.append(("on its training distribution", dist))
+    for row in metrics.get("generalisation") or []:
+        if isinstance(row, Mapping) and isinstance(row.get("length"), int):
+            out.append((f"at length {row['length']}", row))
+    return [(w, r) for w, r in out if isinstance(r.get("failed"), int) and isinstance(r.get("sequences"), int)]
+
+
+def failing_examples(metrics: Mapping[str, Any], max_length: int = MAX_LENGTH) -> list[FailingExample]:
+    """The failing sequences a preset's metrics list that this page can step through (length at most
+    ``max_length``; a repeat count fixed by hand cannot be), the training distribution's first, then by
+    length; each (seed, length) once."""
+    out, seen = [], set()
+    for where, row in _rows(metrics):
+        for f in row.get("failures") or []:
+            try:
+                seed, length, errors = int(f["seed"]), int(f["length"]), int(f["bit_errors"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if "repeats" in f or not 0 <= seed <= MAX_SEED or not 1 <= length <= max_length or (seed, length) in seen:
+                continue
+            seen.add((seed, length))
+            out.append(FailingExample(seed, length, errors, int(row["failed"]), int(row["sequences"]), where))
+    return out
+
+
+def failure_at(examples: Sequence[FailingExample], seed: int, length: int) -> FailingExample | None:
+    """The listed failure the view (seed, length) shows, if it is one."""
+    return next((e for e in examples if (e.seed, e.length) == (seed, length)), None)
+
+
+def failure_caption(example: FailingExample) -> str:
+    """'Seed 12962, length 20 is one of this preset's rare failures: 1 of 1,000 sequences at length 20
+    failed in its evaluation. This one has 70 wrong bits.'"""
+    rare = "rare failures" if example.failed <= RARE * example.sequences else "failures"
+    return (f"Seed {example.seed}, length {example.length} is one of this preset's {rare}: {example.failed:,} of "
+            f"{example.sequences:,} sequences {example.where} failed in its evaluation. This one has "
+            f"{example.bit_errors:,} wrong bit{'s' if example.bit_errors != 1 else ''}.")
+
+
+def no_failure_note(metrics: Mapping[str, Any], max_length: int = MAX_LENGTH) -> str:
+    """Why no failing example is offered: none was found (in how many sequences), the ones found are too
+    long for this page, or the preset's metrics do not record failures (evaluated before they were)."""
+    rows = _rows(metrics)
+    if not rows:
+        return ("This preset's evaluation does not list failing sequences; `python -m ntm evaluate --preset "
+                "NAME --sequences 1000 --update-preset` records them.")
+    failed = [(w, r) for w, r in rows if r["failed"]]
+    if not failed:
+        counts = sorted({r["sequences"] for _, r in rows})
+        each = " and ".join(f"{n:,}" for n in counts)
+        return (f"No failure was found in {each} sequences, on its training distribution and at every "
+                f"length it was evaluated at.")
+    listed = ", ".join(f"{r['failed']:,} of {r['sequences']:,} {w}" for w, r in failed[:3])
+    return (f"Its failures ({listed}) are all longer than this page steps through ({max_length}); "
+            f"`python -m ntm evaluate --failures` lists them and `python -m ntm trace` records one.")
+
+
 # ---- the trace of a view -------------------------------------------------------------------------
 
 def episode(task: Task, seed: int, length: int, bits: Bits | None) -> Batch:
@@ -306,4 +393,5 @@ def record_view(preset: Preset, view: View) -> Trace:
 __all__ = ["View", "DEFAULT_PRESET", "STEPPABLE", "DNC_PANELS", "steppable", "unlisted_note", "model_name",
            "dnc_panels", "panel_stages", "MAX_LENGTH", "MAX_SEED", "URL_PARAMS", "encode_bits", "parse_bits",
            "bits_from_rows", "random_bits", "parse_int", "read_link", "check_bits", "check_t", "why_not",
-           "episode", "record_view", "shown", "step_caption", "play_tick"]
+           "episode", "record_view", "shown", "step_caption", "play_tick", "FailingExample", "failing_examples",
+           "failure_at", "failure_caption", "no_failure_note"]

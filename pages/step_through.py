@@ -72,6 +72,14 @@ def new_editor(rows) -> None:
     st.session_state[K + "editor_version"] = st.session_state.get(K + "editor_version", 0) + 1
 
 
+def open_failure(examples: list) -> None:
+    """Open the next of the preset's failing examples (``sv.failing_examples``); clicks take turns."""
+    i = (st.session_state.get(K + "failure_i", -1) + 1) % len(examples)
+    st.session_state.update({K + "failure_i": i, K + "seed": examples[i].seed, K + "length": examples[i].length,
+                             K + "source": "random"})
+    set_t(0)
+
+
 def step_views(trace, teacher: bool, payload: dict, ident: str) -> None:
     """Every view of the trace, moved to t in the browser (laid out by ``pages/_step_views.py``)."""
     started = time.perf_counter()
@@ -184,6 +192,17 @@ if source == "bits":
         st.stop()
     length = len(bits)
 
+# A failing example is a teaching moment: one click opens a sequence the preset's own evaluation got wrong.
+examples = sv.failing_examples(preset.metrics)
+if examples:
+    f1, f2 = st.columns([1, 3], vertical_alignment="center")
+    f1.button("Open a failing example", key=K + "failure", on_click=open_failure, args=(examples,),
+              icon=":material/error:", help="A sequence this preset gets wrong; each click opens the next one.")
+    failure = sv.failure_at(examples, int(seed), int(length)) if bits is None else None
+    f2.caption(sv.failure_caption(failure) if failure else f"Its evaluation lists {len(examples)} failing "
+               f"sequence{'s' if len(examples) != 1 else ''} short enough to step through here.")
+else:
+    st.caption(sv.no_failure_note(preset.metrics))
 for w in warnings:
     st.warning(plain(w, 600))
 view = sv.View(entry.id, int(seed), int(length), bits)

@@ -174,3 +174,31 @@ def test_evaluate_training_distribution_and_update_preset(tiny_preset, capsys):
 def test_evaluate_without_a_length_says_what_to_pass(tiny_preset, capsys):
     assert main(["evaluate", "--preset", str(tiny_preset)]) == 2
     assert "--lengths, --training-distribution, --update-preset" in capsys.readouterr().err
+
+
+# ---- what the Step-through page offers (ntm.step_view) ----------------------------------------------
+
+def test_failing_examples_are_those_the_stepper_can_open():
+    from ntm import step_view as sv
+    metrics = {"training_distribution": {"sequences": 1000, "failed": 1,
+                                         "failures": [{"seed": 5, "length": 17, "bit_errors": 40}]},
+               "generalisation": [
+                   {"length": 20, "sequences": 1000, "failed": 3,
+                    "failures": [{"seed": 9, "length": 20, "bit_errors": 70}, {"seed": "x", "length": 20},
+                                 {"seed": 5, "length": 17, "bit_errors": 40}]},
+                   {"length": 80, "sequences": 1000, "failed": 5, "failures": [{"seed": 1, "length": 80, "bit_errors": 3}]},
+                   {"length": "<b>", "sequences": 1000, "failed": 1, "failures": [{"seed": 2, "length": 3, "bit_errors": 1}]}]}
+    examples = sv.failing_examples(metrics)
+    assert [(e.seed, e.length, e.where) for e in examples] == [(5, 17, "on its training distribution"),
+                                                                (9, 20, "at length 20")]
+    assert sv.failure_at(examples, 9, 20) is examples[1] and sv.failure_at(examples, 9, 21) is None
+    assert sv.failure_caption(examples[1]) == ("Seed 9, length 20 is one of this preset's rare failures: 3 of 1,000 "
+                                               "sequences at length 20 failed in its evaluation. This one has 70 "
+                                               "wrong bits.")
+    common = sv.FailingExample(1, 2, 1, 300, 1000, "at length 2")
+    assert "one of this preset's failures: 300 of 1,000" in sv.failure_caption(common)
+    only_long = {"generalisation": [metrics["generalisation"][1]]}
+    assert sv.failing_examples(only_long) == [] and "longer than this page steps through" in sv.no_failure_note(only_long)
+    none = {"generalisation": [{"length": 20, "sequences": 1000, "failed": 0, "failures": []}]}
+    assert sv.no_failure_note(none).startswith("No failure was found in 1,000 sequences")
+    assert "does not list failing sequences" in sv.no_failure_note({})
