@@ -202,3 +202,11 @@ def test_failing_examples_are_those_the_stepper_can_open():
     none = {"generalisation": [{"length": 20, "sequences": 1000, "failed": 0, "failures": []}]}
     assert sv.no_failure_note(none).startswith("No failure was found in 1,000 sequences")
     assert "does not list failing sequences" in sv.no_failure_note({})
+
+
+def test_the_generalisation_figures_show_one_failure_in_a_thousand():
+    from ntm.figures import training
+    fig = training.generalisation_figure({"NTM": [{"length": 20, "bit_errors": 0.07, "bit_errors_max": 70,
+                                                   "perfect": 0.999}]})
+    assert list(fig.data[0].text) == ["99.9%"] and "%{text} perfect" in fig.data[0].hovertemplate
+    assert training._grid_text("perfect", 100 * 0.9995) == "99.9%" and training._grid_text("perfect", 100.0) == "100%"

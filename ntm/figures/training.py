@@ -23,6 +23,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..evaluation import percent
+
 HEATMAP_SCALE = "Greys"       # 0 = white, 1 = black: reads like the paper's bit plots
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 LOG_FLOOR = 1e-2              # where a zero lands on a log axis (a perfect length)
@@ -189,8 +191,9 @@ def generalisation_figure(series: dict[str, Sequence[dict[str, Any]]], train_len
             x=[r["length"] for r in rows], y=[max(v, LOG_FLOOR) for v in y] if log_y else y,
             customdata=[[v, float(r.get("bit_errors_max", float("nan"))), 100 * float(r.get("perfect", float("nan")))]
                         for v, r in zip(y, rows)],
+            text=[percent(r["perfect"]) if "perfect" in r else "?%" for r in rows],   # 99.9% never reads 100%
             hovertemplate=(f"{label}<br>{length_name} %{{x}}: %{{customdata[0]:.2f}} bit errors/sequence"
-                           "<br>max %{customdata[1]:.0f}, %{customdata[2]:.0f}% perfect<extra></extra>"),
+                           "<br>max %{customdata[1]:.0f}, %{text} perfect<extra></extra>"),
             mode="lines+markers", name=label,
             marker=dict(symbol=["diamond-open" if z else "circle" for z in on_floor],
                         size=[10 if z else 6 for z in on_floor]),
@@ -231,7 +234,7 @@ def _grid_value(measure: str, row: dict[str, Any] | None) -> float:
 def _grid_text(measure: str, value: float) -> str:
     if not math.isfinite(value):
         return ""
-    return f"{value:.0f}%" if measure == "perfect" else f"{value:.2g}" if value < 10 else f"{value:.0f}"
+    return percent(value / 100) if measure == "perfect" else f"{value:.2g}" if value < 10 else f"{value:.0f}"
 
 
 def _inside(values: Sequence[int], span: Sequence[int] | None) -> tuple[float, float] | None:
@@ -293,7 +296,7 @@ def repeats_grid_figure(grids: dict[str, Sequence[dict[str, Any]]], measure: str
                                   for k in ("cost_bits", "bit_errors", "perfect"))] for x in xs] for y in ys],
             hovertemplate=(f"{label}<br>{length_name} %{{customdata[0]}}, %{{customdata[1]}} repeats<br>"
                            "cost %{customdata[2]:.2f} bits per sequence<br>%{customdata[3]:.2f} bit errors "
-                           "per sequence, %{customdata[4]:.0%} perfect<extra></extra>")), row=1, col=col)
+                           "per sequence, %{customdata[4]:.1%} perfect<extra></extra>")), row=1, col=col)
         fig.update_xaxes(tickvals=list(range(len(xs))), ticktext=[str(x) for x in xs], title_text=length_name,
                          row=1, col=col)
         if box_x and box_y:
