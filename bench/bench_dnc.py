@@ -1,19 +1,21 @@
 """DNC and sparse DNC speed and memory, printed as JSON.
 
     python bench/bench_dnc.py [--part all|scaling|training] [--seconds 12] [--repeats 3] [--threads T]
-                              [--no-compile]
+                              [--no-compile] [--slots 128,1024,...] [--models sdnc,dnc]
 
 Run from the project folder after ``pip install -e .`` (the script imports the installed ``ntm``).
 
 scaling: milliseconds per timestep (forward + backward of one length-20 copy episode, 41 timesteps,
-    divided by 41) and peak memory, against N = 128 ... 65,536 slots, for the dense DNC and the
-    sparse DNC (K = 4 sparse reads, K_L = 4 temporal links), both with the copy configuration's
-    controller and slot width (LSTM 100, W = 20, one read head), batch 1, eager. Each point is timed
+    divided by 41; wall time and this process's CPU time) and peak memory, against N = 128 ... 65,536
+    slots, for the dense DNC and the sparse DNC (K = 4 sparse reads, K_L = 4 temporal links), both
+    with the copy configuration's controller and slot width (LSTM 100, W = 20, one read head), batch
+    1, eager. Each point is timed
     in one fresh process and its memory measured in another (see ``run_point``): "episode_mb" is the
     peak resident memory (``ru_maxrss``) minus the resident memory just before the episode. The
-    dense DNC stops where
-    the next N is projected (from the measured growth) to need more than half the free memory or
-    more than a second per step; the reason is printed.
+    dense DNC stops where the next N is projected (from the growth between its last two points) to
+    need more than half the free memory or more than a second per step; the reason is recorded.
+    ``--slots`` and ``--models`` choose the points; every point records the load average (1, 5,
+    15 minutes) when it started, as the machine is shared.
 training: sequences per second in pytorch-dnc's copy configuration (memory 128 x 20, one read
     head, LSTM 100), Adam, gradient clipping, over whole cycles of the training lengths 1-20 (one
     length per batch), at batch 1 and 16, eager and with ``compile_step`` (warm-up not timed);
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -72,18 +75,20 @@ def measure_point(kind: str, n: int, repeats: int, what: str) -> dict:
     batch = task.sample(1, torch.Generator().manual_seed(3), length=20)
     steps = batch.inputs.shape[1]
     before = _rss_mb()
-    times = []
+    times, cpu_times = [], []
     for i in range(repeats + 1 if what == "time" else 1):    # the first episode warms the allocator up
         model.zero_grad(set_to_none=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out, _, _ = model(batch.inputs)
         loss(out, batch).backward()
         if i:
             times.append(time.perf_counter() - t0)
+            cpu_times.append(time.process_time() - c0)
         if times and sum(times) > 60:
             break
-    if what == "time":
-        return {"ms_per_step": round(statistics.median(times) * 1000 / steps, 3), "episodes": len(times)}
+    if what == "time":     # CPU time: this process's own work, less sensitive than wall time to the others' load
+        return {"ms_per_step": round(statistics.median(times) * 1000 / steps, 3),
+                "cpu_ms_per_step": round(statistics.median(cpu_times) * 1000 / steps, 3), "episodes": len(times)}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"peak_rss_mb": round(peak, 1), "episode_mb": round(peak - before, 1)}
 
@@ -111,33 +116,42 @@ def _available_mb() -> float:
     return int(info["MemAvailable"].split()[0]) / 1024
 
 
-def scaling(repeats: int, max_n: int, threads: int) -> dict:
-    results: dict = {"dnc": [], "sdnc": [], "dense_stopped": None}
-    for kind in ("sdnc", "dnc"):
-        for n in [s for s in SLOTS if s <= max_n]:
+def _project(a: dict, b: dict, n: int, key: str) -> float:
+    """``key`` at N = n, from the power law through points a and b (growth exponent from their ratio)."""
+    exponent = math.log(max(b[key], 1e-3) / max(a[key], 1e-3)) / math.log(b["slots"] / a["slots"])
+    return b[key] * (n / b["slots"]) ** exponent
+
+
+def scaling(repeats: int, slots: list[int], threads: int, models: list[str]) -> dict:
+    results: dict = {"slots": slots, "load_average_before": _load(), "dnc": [], "sdnc": [], "dense_stopped": None}
+    for kind in models:
+        for n in slots:
             points = results[kind]
             if kind == "dnc" and len(points) >= 2:
-                # Project from the last doubling: time and memory both grow about as N^2.
                 a, b = points[-2], points[-1]
-                grow_mem = b["episode_mb"] / max(a["episode_mb"], 1.0)
-                grow_time = b["ms_per_step"] / max(a["ms_per_step"], 1e-3)
-                mem, ms = b["episode_mb"] * grow_mem, b["ms_per_step"] * grow_time
+                mem, ms = _project(a, b, n, "episode_mb"), _project(a, b, n, "ms_per_step")
                 if mem > _available_mb() / 2 or ms > STEP_BUDGET_MS:
                     results["dense_stopped"] = {
                         "slots": n, "projected_episode_mb": round(mem), "projected_ms_per_step": round(ms, 1),
                         "available_mb": round(_available_mb()),
                         "reason": ("memory" if mem > _available_mb() / 2 else "time") + " projected from the "
-                                  "last doubling exceeds the budget (half the free memory, 1 s per step)"}
+                                  "last two points exceeds the budget (half the free memory, 1 s per step)"}
                     break
+            load = _load()
             try:
-                points.append(run_point(kind, n, repeats, threads))
+                points.append({**run_point(kind, n, repeats, threads), "load_average": load})
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-                points.append({"model": kind, "slots": n, "error": type(exc).__name__})
+                points.append({"model": kind, "slots": n, "error": type(exc).__name__, "load_average": load})
                 if kind == "dnc":
                     results["dense_stopped"] = {"slots": n, "reason": f"the run failed ({type(exc).__name__})"}
                 break
             print(json.dumps(points[-1]), file=sys.stderr, flush=True)
+    results["load_average_after"] = _load()
     return results
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 # ---- training throughput ---------------------------------------------------------------------------
@@ -265,6 +279,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=12.0, help="seconds per timed training window")
     parser.add_argument("--repeats", type=int, default=3, help="timed windows (training) or episodes (scaling)")
     parser.add_argument("--max-n", type=int, default=SLOTS[-1], help="largest memory size to measure")
+    parser.add_argument("--slots", default=None,
+                        help="comma-separated memory sizes to measure (default: powers of two 128 ... --max-n)")
+    parser.add_argument("--models", default="sdnc,dnc", help="comma-separated: sdnc, dnc (scaling)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
                         help="torch threads (default: torch's); 1 is steadier on a machine shared with other work")
     parser.add_argument("--no-compile", action="store_true", help="measure the eager step only")
@@ -279,7 +296,9 @@ def main() -> None:
     if args.part in ("all", "training"):
         results["training"] = training(args.seconds, args.repeats, not args.no_compile)
     if args.part in ("all", "scaling"):
-        results["scaling"] = scaling(args.repeats, args.max_n, args.threads)
+        slots = [int(n) for n in args.slots.split(",")] if args.slots else [n for n in SLOTS if n <= args.max_n]
+        models = [m for m in args.models.split(",") if m in ("sdnc", "dnc")]
+        results["scaling"] = scaling(args.repeats, slots, args.threads, models)
     print(json.dumps(results, indent=2))
 
 
