@@ -274,3 +274,28 @@ def test_history_of_an_nli_run_stays_within_the_premise_counts():
     for model_type, cfg in (("lstm", {"hidden_size": 8, "layers": 1}), ("dual", {"memory_slots": 64})):
         model = build_model(model_type, {"input_size": task.input_size, "output_size": 3, **cfg})
         assert history_lengths(task, model) == [task.train_lengths[1]]       # no episode has more premises
+
+
+def test_accuracy_breaks_down_by_pattern_and_premise_language():
+    from ntm.dual.nli_eval import BREAKDOWNS, evaluate_nli, premise_languages
+    from ntm.nli import NLIExample
+
+    class AlwaysEntails(torch.nn.Module):               # answers "entailment" at every step
+        def forward(self, inputs):
+            logits = torch.zeros(*inputs.shape[:2], 3)
+            logits[..., LABELS.index("entailment")] = 1.0
+            return logits, None, None
+
+    def ex(pattern, languages, label):
+        premises = tuple((f"{pattern} premise {i}.", lang) for i, lang in enumerate(languages))
+        return NLIExample(premises, (f"{pattern} hypothesis.", "en"), label, {"pattern": pattern})
+
+    examples = [ex("negation", ["en"], "entailment"), ex("negation", ["de"], "neutral"),
+                ex("comparison", ["en", "de"], "entailment"), ex("comparison", ["en", "en"], "entailment")]
+    result = evaluate_nli(AlwaysEntails(), examples, features="sentence", breakdown=BREAKDOWNS)
+    assert result["accuracy"] == 0.75
+    assert result["by_pattern"] == {"comparison": {"accuracy": 1.0, "majority": 1.0, "examples": 2},
+                                    "negation": {"accuracy": 0.5, "majority": 0.5, "examples": 2}}
+    assert {k: v["accuracy"] for k, v in result["by_language"].items()} == {"de": 0.0, "en": 1.0, "mixed": 1.0}
+    assert premise_languages(examples[2]) == "mixed" and "by_pattern" not in evaluate_nli(
+        AlwaysEntails(), examples, features="sentence")

@@ -128,9 +128,9 @@ def _cpu_in_out(model):
     return OnDevice()
 
 
-def evaluate_file(preset, data: str) -> dict[str, Any]:
+def evaluate_file(preset, data: str, breakdown=None) -> dict[str, Any]:
     """Score an NLI preset on every example of ``data`` (its graph, if exported, read from a
-    throwaway copy so evaluation never changes a store)."""
+    throwaway copy so evaluation never changes a store); ``breakdown`` as ``evaluate_nli``'s."""
     from ..longterm import InvalidGraphData, open_store
     from ..nli import load_nli
     from .demo import load_preset_graph
@@ -144,7 +144,7 @@ def evaluate_file(preset, data: str) -> dict[str, Any]:
     scored = _cpu_in_out(model)          # evaluate_nli scores on the CPU; the model may be on a GPU
     graph = Path(preset.path) / GRAPH_FILE
     if getattr(model, "model_type", None) != "dual" or not graph.is_file():
-        result = evaluate_nli(scored, examples, features=preset.task.features)
+        result = evaluate_nli(scored, examples, features=preset.task.features, breakdown=breakdown)
         return {"preset": preset.name, "data": Path(data).name, **result}
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store("embedded", path=Path(tmp) / "graph.json")
@@ -154,7 +154,7 @@ def evaluate_file(preset, data: str) -> dict[str, Any]:
             except InvalidGraphData as exc:
                 raise ValueError(str(exc)) from None
             model.attach_store(store)
-            result = evaluate_nli(scored, examples, features=preset.task.features)
+            result = evaluate_nli(scored, examples, features=preset.task.features, breakdown=breakdown)
         finally:
             model.attach_store(None)
             store.close()

@@ -3,7 +3,7 @@ also reads the long-term proposition graph G (``ntm.longterm``).
 
 One timestep (NTM notation of ``ntm.model``; l_{t-1} is the long-term read of the previous step):
 
-    x'_t       = W_x x_t                                       the input (a 385-d sentence step) projected
+    x'_t       = W_x x_t                                       the input (a sentence step, ntm.tasks.nli) projected
     h_t, state = controller([x'_t ; r_{t-1} ; l_{t-1}], state)
     heads      : w_t, r_t, M as in the NTM (eqs. 2-9)
     long-term read head, from h_t:

@@ -7,7 +7,7 @@ frequent label (``ntm.nli.majority_accuracy``), the floor any model must beat.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -18,10 +18,13 @@ from ..tasks.nli import batch_of, predictions
 
 @torch.no_grad()
 def evaluate_nli(model: nn.Module, examples: Sequence[NLIExample], batch_size: int = 32,
-                 features: str = "pair") -> dict[str, Any]:
+                 features: str = "pair",
+                 breakdown: dict[str, Callable[[NLIExample], str]] | None = None) -> dict[str, Any]:
     """``{"accuracy", "per_label": {label: accuracy or None}, "majority", "examples"}``.
 
     ``features``: the sentence-step encoding the model was trained on (its task's, ``ntm.tasks.nli``).
+    ``breakdown``: ``{name: key of an example}``; each adds ``"by_<name>": {key: {"accuracy",
+    "majority", "examples"}}`` (e.g. ``BREAKDOWNS``: by reasoning pattern and by premise language).
 
     Examples are batched by their number of premises (no padding), in file order within each.
     """
@@ -31,6 +34,7 @@ def evaluate_nli(model: nn.Module, examples: Sequence[NLIExample], batch_size: i
     model.eval()
     right = {label: 0 for label in LABELS}
     total = {label: 0 for label in LABELS}
+    scored: list[tuple[NLIExample, bool]] = []
     by_count: dict[int, list[NLIExample]] = {}
     for e in examples:
         by_count.setdefault(len(e.premises), []).append(e)
@@ -42,8 +46,29 @@ def evaluate_nli(model: nn.Module, examples: Sequence[NLIExample], batch_size: i
                 for e, p in zip(batch.examples, predictions(logits, batch).tolist()):
                     total[e.label] += 1
                     right[e.label] += int(LABELS[p] == e.label)
+                    scored.append((e, LABELS[p] == e.label))
     finally:
         model.train(was_training)
-    return {"accuracy": sum(right.values()) / len(examples),
-            "per_label": {label: (right[label] / total[label] if total[label] else None) for label in LABELS},
-            "majority": majority_accuracy(list(examples)), "examples": len(examples)}
+    result = {"accuracy": sum(right.values()) / len(examples),
+              "per_label": {label: (right[label] / total[label] if total[label] else None) for label in LABELS},
+              "majority": majority_accuracy(list(examples)), "examples": len(examples)}
+    for name, key_of in (breakdown or {}).items():
+        groups: dict[str, list[tuple[NLIExample, bool]]] = {}
+        for e, ok in scored:
+            groups.setdefault(key_of(e), []).append((e, ok))
+        result[f"by_{name}"] = {key: {"accuracy": sum(ok for _, ok in rows) / len(rows),
+                                      "majority": majority_accuracy([e for e, _ in rows]), "examples": len(rows)}
+                                for key, rows in sorted(groups.items())}
+    return result
+
+
+def premise_languages(example: NLIExample) -> str:
+    """``"en"``, ``"de"``, ... when every premise is in one language, else ``"mixed"``."""
+    languages = {language for _, language in example.premises}
+    return languages.pop() if len(languages) == 1 else "mixed"
+
+
+BREAKDOWNS: dict[str, Callable[[NLIExample], str]] = {
+    "pattern": lambda e: str(e.extra.get("pattern", "unknown")),     # the synthetic data's reasoning pattern
+    "language": premise_languages,
+}
