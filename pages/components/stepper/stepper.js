@@ -5,9 +5,10 @@
 // ntm/figures/client.py: a Plotly figure plus its patches, the paths in the figure that change
 // with t and their value at every t. All instances share one timestep, kept in `bus` below, so
 // moving t (buttons, slider, Play, keys) redraws every view here, without a round trip to the
-// server. Plotly.js is the installed plotly package's own file, served by the app's server.
+// server, all in one animation frame. Plotly.js is the installed plotly package's own file, served
+// by the app's server.
 //
-// t is written into the address bar at once (history.replaceState) and reported back to Python
+// t is written into the address bar once the step is drawn (history.replaceState) and reported back to Python
 // (setStateValue("t")) only once stepping stops, so Python keeps the URL and a rerun keeps t.
 // Python sends `ctl` = {trace, version, t, last}: a new trace or a new version (a link, a new
 // input) moves every view to ctl.t; otherwise the browser's t wins (and ctl does not change).
@@ -86,20 +87,21 @@ function makePatch(p) {
 
 // How a patch reaches the drawing once a figure is drawn. Plotly redraws a whole figure (axes,
 // colour bar and all) for a new heatmap, and also for a moved shape or a new annotation text
-// (either might change an axis range); here neither can, as the cursors and the panel titles sit
-// on fixed axes. So: bars and lines go through Plotly.animate without a redraw (traces only);
-// the title, panel titles and cursors are set in the drawn SVG (and in the figure, so any later
-// redraw by Plotly draws the same); anything else, or a drawing not shaped as expected, goes
-// through Plotly.react.
+// (either might change an axis range); here neither does, as the panel titles sit on fixed axes and
+// a time axis's range stays as first drawn (Plotly's autorange would widen it by the cursor's half
+// line width, under a pixel, while the cursor is on the first or last column). So: a heatmap's z, bars, lines, the title, panel titles and cursors are drawn into
+// what Plotly drew (below: "one step drawn in place of a redraw"; set in the figure too, so any
+// later redraw by Plotly draws the same); anything else, or a drawing not shaped as expected (bars
+// stacked on others, lines with markers or gaps), goes through Plotly.react.
 function patchKind(fig, path) {
   const [root, a, b, c] = path;
   if (path.length < 3) return "full";
   if (root === "data") {
     const trace = fig.data[a];
-    const animated = (trace.type === "bar" || trace.type === "scatter") &&
+    const painted = (trace.type === "bar" || trace.type === "scatter") &&
       (b === "y" || (b === "marker" && c === "color" && path.length === 4));
     if (trace.type === "heatmap" && b === "z" && path.length === 3 && !trace.zsmooth) return "heatmap";
-    return animated ? "trace" : "full";
+    return painted ? "trace" : "full";
   }
   if (path.length === 3 && a === "title" && b === "text") return "title";
   if (path.length === 4 && a === "annotations" && c === "text") return "annotation";
@@ -140,15 +142,21 @@ function makeView(cell, box, height) {
   const traces = [...new Set(patches.filter((p) => p.kind === "trace").map((p) => p.path[1]))];
   const config = { ...cell.view.config, responsive: true };
   const v = { gd, fig, config, patches, traces, filename: config.toImageButtonOptions.filename, fit: !!height,
-              full: patches.some((p) => p.kind === "full"), cursors: new Map(), drawn: false, shown: null,
-              near: true };
+              full: patches.some((p) => p.kind === "full"), cursors: new Map(), nodes: new Map(),
+              drawnBars: new WeakMap(), scales: new Map(), images: new Map(), drawn: false, shown: null };
   return v;
 }
 
-// A heatmap's new z, painted into the image Plotly drew, cell by cell on the cell edges Plotly computed:
-// redrawing the figure (axes, colour bar and all) for it took most of a step. Only for a fixed colour
-// range (zmin/zmax or the colour axis's cmin/cmax set, as the figure functions set them) and no
-// smoothing; hover reads the new values too. Anything else returns false, and Plotly redraws.
+// ---- one step drawn in place of a redraw ----------------------------------------------------------
+//
+// Plotly redraws a whole figure (axes, colour bar and all) for new data. A step changes only data on
+// fixed axes, so each kind of change is drawn here into what Plotly drew, exactly as Plotly draws it
+// (tests/browser/test_stepper_drawing.py compares every view, stepped, with Plotly.newPlot of the same
+// figure): a heatmap's new z by Plotly's own heatmap drawing, bars and lines on the positions Plotly
+// computed and rounded as Plotly rounds them, texts and cursors in the drawn SVG. Nodes written before
+// are kept (v.nodes, cleared when Plotly redraws) and a node is written only when its value changes, so
+// a step touches only what moves. Anything not shaped as expected returns false: Plotly redraws it.
+
 const RGB = new Map();
 function rgb(color) {
   if (!RGB.has(color)) {
@@ -162,58 +170,114 @@ function rgb(color) {
 }
 
 // The colour of value z on a colour scale [[at, colour], ...] over [lo, hi], as Plotly draws it.
-function colorOf(scale, lo, hi, z) {
+function colorScale(scale, lo, hi) {
   const stops = scale.map(([at, color]) => [Number(at), rgb(color)]);
-  const f = Math.min(1, Math.max(0, (z - lo) / (hi - lo)));
-  let k = 1;
-  while (k < stops.length - 1 && stops[k][0] < f) k++;
-  const [a, ca] = stops[k - 1], [b, cb] = stops[k];
-  const u = b > a ? Math.min(1, Math.max(0, (f - a) / (b - a))) : 0;
-  const mix = ca.map((x, j) => Math.round(x + (cb[j] - x) * u));
-  return `rgba(${mix[0]},${mix[1]},${mix[2]},${mix[3] / 255})`;
+  return (z) => {
+    const f = Math.min(1, Math.max(0, (z - lo) / (hi - lo)));
+    let k = 1;
+    while (k < stops.length - 1 && stops[k][0] < f) k++;
+    const [a, ca] = stops[k - 1], [b, cb] = stops[k];
+    const u = b > a ? Math.min(1, Math.max(0, (f - a) / (b - a))) : 0;
+    const m = [0, 1, 2, 3].map((j) => Math.round(ca[j] + (cb[j] - ca[j]) * u));
+    return `rgba(${m[0]},${m[1]},${m[2]},${m[3] / 255})`;
+  };
 }
 
-// New bar heights and colours, and new line points, set in the drawn SVG on the bar positions Plotly
-// computed (as for heatmaps above: Plotly's own update redraws far more). Only for vertical bars and
-// plain lines on a fixed y range; false for anything else, and Plotly.animate draws it.
-const STEPS = {               // a line's segment from (x0, y0) to (x1, y1), by Plotly's line.shape
-  linear: (x0, y0, x1, y1) => `L${x1},${y1}`, hv: (x0, y0, x1, y1) => `H${x1}V${y1}`,
-  vh: (x0, y0, x1, y1) => `V${y1}H${x1}`, hvh: (x0, y0, x1, y1) => `H${(x0 + x1) / 2}V${y1}H${x1}`,
-  vhv: (x0, y0, x1, y1) => `V${(y0 + y1) / 2}H${x1}V${y1}`,
+const round2 = (x) => Math.round(x * 100) / 100;          // d3.round(x, 2), as Plotly writes coordinates
+const STEPS = {       // Plotly's line segment from point a to point b, by line.shape (Drawing.steps)
+  hv: (a, b) => `H${round2(b[0])}V${round2(b[1])}`, vh: (a, b) => `V${round2(b[1])}H${round2(b[0])}`,
+  hvh: (a, b) => `H${round2((a[0] + b[0]) / 2)}V${round2(b[1])}H${round2(b[0])}`,
+  vhv: (a, b) => `V${round2((a[1] + b[1]) / 2)}H${round2(b[0])}V${round2(b[1])}`,
 };
+
+function nodes(v, key, find) {             // DOM nodes of the drawing, found once per drawing
+  let found = v.nodes.get(key);
+  if (found === undefined || (found.length && !found[0].isConnected)) {
+    found = find();
+    v.nodes.set(key, found);
+  }
+  return found;
+}
+
+// One bar's path as Plotly's bar plot draws a vertical bar (bar/plot.js): edges rounded to whole pixels
+// where Plotly rounds them (gapless bars, and bars thinner than 2 px), "M0,0Z" for a bar not drawable.
+function barPath(xa, ya, di, round) {
+  let x0 = xa.c2p(di.p0, true), x1 = xa.c2p(di.p1, true), y0 = ya.c2p(di.s0, true), y1 = ya.c2p(di.s1, true);
+  let blank = y1 - y0 === 0;
+  if (blank && round.lw) blank = false;
+  blank = blank || ![x0, x1, y0, y1].every(Number.isFinite);
+  if (blank) y1 = y0;
+  x0 = round.q(x0, x1, false);
+  x1 = round.q(x1, x0, false);
+  y0 = round.q(y0, y1, true);
+  y1 = round.q(y1, y0, true);
+  return Number.isNaN((x1 - x0) * (y1 - y0)) ? "M0,0Z" : `M${x0},${y0}V${y1}H${x1}V${y0}Z`;
+}
+
+// How Plotly rounds a bar's edges, which depends on its line width, whether it is opaque (Color.opacity
+// of its colour: 0 for none, a colour string's alpha, 1 for anything else) and the bar gaps.
+const ROUNDING = new Map();
+function barRounding(gd, full, di) {
+  const line = full.marker && full.marker.line || {};
+  const lw = di.mlw > 0 ? di.mlw : Array.isArray(line.width) || ArrayBuffer.isView(line.width) ? 0 : line.width || 0;
+  const color = di.mc || full.marker.color;
+  const opaque = !color ? false : typeof color === "string" ? rgb(color)[3] === 255 : true;
+  const gapless = gd._fullLayout.bargap === 0 && gd._fullLayout.bargroupgap === 0;
+  const key = `${lw}|${opaque}|${gapless}`;
+  if (!ROUNDING.has(key)) {
+    const offset = round2((lw / 2) % 1);
+    const Y = (p) => (gapless ? round2(Math.round(p) - offset) : p);
+    const K = (p, other, base) => (base && p === other ? p : Math.abs(p - other) >= 2 ? Y(p)
+      : p > other ? Math.ceil(p) : Math.floor(p));
+    ROUNDING.set(key, { lw, q: !opaque || lw > 0.01 ? Y : K });
+  }
+  return ROUNDING.get(key);
+}
 
 function paintTraces(v) {
   const gd = v.gd;
+  if (gd._context.staticPlot) return false;
   for (const i of v.traces) {
     const full = gd._fullData && gd._fullData[i], cd = gd.calcdata && gd.calcdata[i];
     const plot = full && gd._fullLayout._plots[(full.xaxis || "x") + (full.yaxis || "y")];
-    if (!full || !cd || !cd[0] || !cd[0].node3 || !plot || plot.yaxis.autorange || full.visible !== true) return false;
+    if (!full || !cd || !cd[0] || !cd[0].node3 || !plot || plot.yaxis.autorange || full.visible !== true ||
+        plot.layerClipId) return false;
     const group = cd[0].node3.node && cd[0].node3.node();
     if (!group) return false;
     const xa = plot.xaxis, ya = plot.yaxis, d = v.fig.data[i];
-    const py = (y) => Math.max(0, Math.min(ya._length, ya.c2p(y)));
     if (full.type === "bar") {
-      const paths = group.querySelectorAll("g.point > path");
-      if (full.orientation === "h" || paths.length !== cd.length || cd[0].p0 === undefined) return false;
+      const paths = nodes(v, `bar${i}`, () => Array.from(group.querySelectorAll("g.point > path")));
+      const drawn = v.drawnBars.get(paths) || v.drawnBars.set(paths, { d: [], fill: [] }).get(paths);
+      // Stacked or normalised bars have bases that depend on the other traces: Plotly draws those.
+      const layout = gd._fullLayout;
+      if (full.orientation === "h" || paths.length !== cd.length || cd[0].p0 === undefined ||
+          !["group", "overlay"].includes(layout.barmode) || layout.barnorm ||
+          (cd[0].t && cd[0].t.cornerradiusvalue) || full.base !== undefined && full.base !== null) return false;
       const marker = full.marker || {};
       const axis = marker.coloraxis ? gd._fullLayout[marker.coloraxis] : marker;
       const colored = d.marker && d.marker.color && typeof d.marker.color !== "string" && Array.isArray(axis.colorscale);
       const [lo, hi] = marker.coloraxis ? [axis.cmin, axis.cmax] : [marker.cmin, marker.cmax];
       if (colored && !(hi > lo)) return false;
+      const color = colored ? (v.scales.get(i) || v.scales.set(i, colorScale(axis.colorscale, lo, hi)).get(i)) : null;
       for (let j = 0; j < cd.length; j++) {
-        const di = cd[j], base = di.b || 0, y = Number(d.y[j]);
-        const x0 = xa.c2p(di.p0), x1 = xa.c2p(di.p1), y0 = py(base), y1 = py(base + y);
-        paths[j].setAttribute("d", `M${x0},${y0}V${y1}H${x1}V${y0}Z`);
+        const di = cd[j], y = Number(d.y[j]);
+        if (colored) di.mc = Number(d.marker.color[j]);
         di.s = y;
-        di.s1 = base + y;
-        if (colored) paths[j].style.fill = colorOf(axis.colorscale, lo, hi, Number(d.marker.color[j]));
+        di.s0 = di.b || 0;
+        di.s1 = di.s0 + y;
+        const path = barPath(xa, ya, di, barRounding(gd, full, di));
+        if (drawn.d[j] !== path) paths[j].setAttribute("d", (drawn.d[j] = path));
+        const fill = colored && color(di.mc);
+        if (colored && drawn.fill[j] !== fill) paths[j].style.fill = (drawn.fill[j] = fill);
       }
-    } else if (full.type === "scatter" && full.mode === "lines" && STEPS[full.line.shape || "linear"]) {
-      const line = group.querySelector("path.js-line");
-      if (!line || cd.length !== d.y.length || Array.from(d.y).some((y) => !Number.isFinite(Number(y)))) return false;
-      const xs = cd.map((di) => xa.c2p(di.x)), ys = Array.from(d.y, (y) => ya.c2p(y));
-      const join = STEPS[full.line.shape || "linear"];
-      line.setAttribute("d", `M${xs[0]},${ys[0]}` + xs.slice(1).map((x, j) => join(xs[j], ys[j], x, ys[j + 1])).join(""));
+    } else if (full.type === "scatter" && full.mode === "lines" && STEPS[full.line.shape]) {
+      const line = nodes(v, `line${i}`, () => Array.from(group.querySelectorAll("path.js-line")));
+      if (line.length !== 1 || cd.length !== d.y.length || Array.from(d.y).some((y) => !Number.isFinite(Number(y)))) return false;
+      const points = cd.map((di, j) => [xa.c2p(di.x), ya.c2p(Number(d.y[j]))]);
+      const join = STEPS[full.line.shape];
+      let path = `M${round2(points[0][0])},${round2(points[0][1])}`;
+      for (let j = 1; j < points.length; j++) path += join(points[j - 1], points[j]);
+      if (line[0].getAttribute("d") !== path) line[0].setAttribute("d", path);
       cd.forEach((di, j) => { di.y = d.y[j]; });
     } else {
       return false;
@@ -222,77 +286,176 @@ function paintTraces(v) {
   return true;
 }
 
-function paintHeatmap(v, i) {
+// A heatmap's new z, drawn by Plotly's own heatmap drawing (the trace module's plot, as a redraw calls
+// it for the subplot's heatmaps) into the image Plotly drew: the figure's axes, colour bar and the rest
+// are not redrawn. Only for a fixed colour range (as the figure functions set it), no gaps in z.
+// The picture (a PNG data URL) of each t is kept (v.images): drawn ahead while the page is idle
+// (drawAhead), a step to that t only sets it.
+function heatmapParts(v, i, z) {
   const gd = v.gd;
   const full = gd._fullData && gd._fullData[i];
-  const cd = gd.calcdata && gd.calcdata[i] && gd.calcdata[i][0];
-  const images = gd.querySelectorAll(".heatmaplayer image");
+  const cd = gd.calcdata && gd.calcdata[i];
   const plot = full && gd._fullLayout._plots[(full.xaxis || "x") + (full.yaxis || "y")];
-  if (!full || !cd || !plot || images.length !== 1 || full.zsmooth || gd._fullData.filter((d) => d.type === "heatmap").length !== 1) return false;
+  if (!full || !cd || !cd[0] || !plot || !plot.plot || full.visible !== true || full.transpose ||
+      typeof (full._module && full._module.plot) !== "function") return null;
   const axis = full.coloraxis ? gd._fullLayout[full.coloraxis] : full;
   const [lo, hi, auto] = full.coloraxis ? [axis.cmin, axis.cmax, axis.cauto] : [full.zmin, full.zmax, full.zauto];
-  if (auto !== false || !(hi > lo) || !Array.isArray(axis.colorscale)) return false;
-  const img = images[0];
-  const left = Number(img.getAttribute("x")), top = Number(img.getAttribute("y"));
-  const width = Math.round(Number(img.getAttribute("width"))), height = Math.round(Number(img.getAttribute("height")));
-  const z = v.fig.data[i].z, xs = cd.x, ys = cd.y;
-  if (!(width > 0 && height > 0) || !xs || !ys || ys.length !== z.length + 1 || xs.length !== z[0].length + 1) return false;
-  const stops = axis.colorscale.map(([at, color]) => [Number(at), rgb(color)]);
-  const canvas = document.createElement("canvas");
-  canvas.width = width;
-  canvas.height = height;
-  const ctx = canvas.getContext("2d");
-  const px = xs.map((x) => Math.round(plot.xaxis.c2p(x) - left)), py = ys.map((y) => Math.round(plot.yaxis.c2p(y) - top));
-  for (let r = 0; r < z.length; r++) {
-    for (let c = 0; c < z[r].length; c++) {
-      const value = z[r][c];
-      if (value === null || Number.isNaN(value)) continue;
-      const f = Math.min(1, Math.max(0, (value - lo) / (hi - lo)));
-      let k = 1;
-      while (k < stops.length - 1 && stops[k][0] < f) k++;
-      const [a, ca] = stops[k - 1], [b, cb] = stops[k];
-      const u = b > a ? Math.min(1, Math.max(0, (f - a) / (b - a))) : 0;
-      const mix = ca.map((x, j) => Math.round(x + (cb[j] - x) * u));
-      ctx.fillStyle = `rgba(${mix[0]},${mix[1]},${mix[2]},${mix[3] / 255})`;
-      ctx.fillRect(Math.min(px[c], px[c + 1]), Math.min(py[r], py[r + 1]), Math.abs(px[c + 1] - px[c]), Math.abs(py[r + 1] - py[r]));
-    }
+  if (auto !== false || !(hi > lo) || !z || !z.length || cd[0].z.length !== z.length ||
+      z.some((row, r) => row.length !== cd[0].z[r].length || row.some((x) => !Number.isFinite(x)))) return null;
+  const all = gd.calcdata.filter((c) => c[0] && c[0].trace.visible === true && c[0].trace._module === full._module &&
+                                  c[0].trace.xaxis === full.xaxis && c[0].trace.yaxis === full.yaxis);
+  return { gd, full, cd, plot, all };
+}
+
+function heatmapImage(cd) {
+  const group = cd[0].node3 && cd[0].node3.node && cd[0].node3.node();
+  return group ? group.querySelector("image") : null;
+}
+
+const IMAGE_AT = ["x", "y", "width", "height", "style"];
+function imageAt(img) { return IMAGE_AT.map((a) => img.getAttribute(a)).join("|"); }
+
+// Plotly's heatmap drawing of the subplot into `layer` with heatmap i at z; what it counts for the
+// drawing's mean luminosity stays as the last full drawing counted it.
+function plotHeatmaps(h, z, layer) {
+  h.cd[0].z = Array.from(z, (row) => Array.from(row));       // as Plotly's calc gives it: rows of numbers
+  const counts = [h.gd._hmpixcount, h.gd._hmlumcount];
+  h.full._module.plot(h.gd, h.plot, h.all, layer);
+  if (typeof h.full._module.style === "function") h.full._module.style(h.gd);   // the trace opacity, as a redraw sets it
+  [h.gd._hmpixcount, h.gd._hmlumcount] = counts;
+}
+
+function paintHeatmap(v, i, t) {
+  const z = v.fig.data[i].z;
+  const h = heatmapParts(v, i, z);
+  if (!h) return false;
+  const img = heatmapImage(h.cd);
+  const kept = v.images.get(`${i}|${t}`);
+  if (img && kept && imageAt(img) === kept.at) {
+    h.cd[0].z = Array.from(z, (row) => Array.from(row));     // hover reads the new values
+    if (img.getAttribute("href") !== kept.href) img.setAttribute("href", kept.href);
+    return true;
   }
-  img.setAttribute("href", canvas.toDataURL("image/png"));
-  cd.z = z;
+  const layer = h.plot.plot.select(".heatmaplayer");
+  if (layer.empty()) return false;
+  plotHeatmaps(h, z, layer);
+  const drawn = heatmapImage(h.cd);
+  if (drawn) v.images.set(`${i}|${t}`, { href: drawn.getAttribute("href"), at: imageAt(drawn) });
   return true;
 }
 
-// The drawn cursor rectangles ("M x0,yb H x1 V yt H x0 Z"), with the x they were drawn at.
+// Heatmap i at t drawn by Plotly into a hidden layer of the same plot, and its picture kept.
+function drawHeatmapAhead(v, i, z, t) {
+  const h = heatmapParts(v, i, z);
+  if (!h) return;
+  const before = h.all.map((c) => [c, c[0].node3, c[0].z]);
+  const hidden = h.plot.plot.append("g").style("display", "none");
+  try {
+    plotHeatmaps(h, z, hidden);
+    const img = heatmapImage(h.cd);
+    if (img) v.images.set(`${i}|${t}`, { href: img.getAttribute("href"), at: imageAt(img) });
+  } finally {
+    for (const [c, node3, cz] of before) [c[0].node3, c[0].z] = [node3, cz];
+    hidden.remove();
+  }
+}
+
+// While the page is idle: the heatmap pictures of the timesteps not yet kept, nearest the shown t first.
+function drawAhead(deadline) {
+  bus.ahead = 0;
+  if (!window.Plotly || !onPage() || bus.busy || bus.frame) return scheduleAhead();
+  const todo = [];
+  for (const inst of bus.instances) {
+    if (!current(inst)) continue;
+    const last = inst.data.ctl.last, at = Math.min(bus.t, last);
+    for (const v of inst.views) {
+      if (!v.drawn || !v.gd.isConnected) continue;
+      for (const p of v.patches) {
+        if (p.kind !== "heatmap") continue;
+        for (let k = 1; k <= 2 * last; k++) {
+          const t = at + (k % 2 ? (k + 1) / 2 : -k / 2);
+          if (t >= 0 && t <= last && !v.images.has(`${p.path[1]}|${t}`)) todo.push([Math.abs(t - at), v, p, t]);
+        }
+      }
+    }
+  }
+  todo.sort((a, b) => a[0] - b[0]);
+  for (const [, v, p, t] of todo) {
+    drawHeatmapAhead(v, p.path[1], p.at(t), t);
+    v.images.set(`${p.path[1]}|${t}`, v.images.get(`${p.path[1]}|${t}`) || null);   // tried once
+    if (deadline.timeRemaining() < 10) return scheduleAhead();
+  }
+}
+
+function scheduleAhead() {
+  if (bus.ahead || !window.requestIdleCallback) return;
+  bus.ahead = requestIdleCallback(drawAhead, { timeout: 5000 });
+}
+
+// The drawn cursor rectangles ("M x0,yb H x1 V yt H x0 Z"), found once a figure is drawn.
 const RECT = /^M(-?[\d.e+-]+),(-?[\d.e+-]+)H(-?[\d.e+-]+)V(-?[\d.e+-]+)H(-?[\d.e+-]+)Z$/;
 
 function measure(v) {
   v.cursors.clear();
-  const shapes = v.fig.layout.shapes || [];
+  v.nodes.clear();
+  v.images.clear();
   for (const p of v.patches) {
     if (p.kind !== "cursor" || v.cursors.has(p.path[2])) continue;
     const i = p.path[2];
     const path = v.gd.querySelector(`.shapelayer path[data-index="${i}"]`);
     const m = path && RECT.exec(path.getAttribute("d") || "");
-    if (m) v.cursors.set(i, { path, x0px: Number(m[1]), x1px: Number(m[3]), x0: shapes[i].x0, x1: shapes[i].x1 });
+    if (m) v.cursors.set(i, { path });
   }
 }
 
+// A cursor rectangle moved to the shape's new x0, x1, at the pixels Plotly's shape drawing computes
+// for them (x axis offset + r2p, on a linear axis), its y edges as drawn.
 function moveCursor(v, i) {
   const ref = v.cursors.get(i);
-  if (!ref || !ref.path.isConnected || ref.x1 === ref.x0) return false;
+  const full = v.gd._fullLayout.shapes && v.gd._fullLayout.shapes[i];
+  const axis = full && /^x\d*$/.test(full.xref) && v.gd._fullLayout[full.xref.replace("x", "xaxis")];
+  if (!ref || !ref.path.isConnected || !axis || axis.type !== "linear" || (full.xsizemode || "scaled") !== "scaled" ||
+      full.x0shift || full.x1shift) return false;
   const shape = v.fig.layout.shapes[i];
-  const px = (ref.x1px - ref.x0px) / (ref.x1 - ref.x0);
   const m = RECT.exec(ref.path.getAttribute("d") || "");
   if (!m) return false;
-  const x0 = ref.x0px + (shape.x0 - ref.x0) * px;
-  const x1 = ref.x1px + (shape.x1 - ref.x1) * px;
+  const x0 = axis._offset + axis.r2p(shape.x0), x1 = axis._offset + axis.r2p(shape.x1);
+  full.x0 = shape.x0;
+  full.x1 = shape.x1;
   ref.path.setAttribute("d", `M${x0},${m[2]}H${x1}V${m[4]}H${x0}Z`);
   return true;
 }
 
+// The text of a drawn title or annotation. Plotly draws markup (<br>, <sup>, ...) as tspans: when the
+// new text has the same markup as the drawn one, each run of text between tags goes into the text node
+// that shows it; any other change of markup returns false (and Plotly redraws).
+const TAG = /(<[^>]*>)/;
+function runs(text) {
+  const parts = String(text).split(TAG);
+  const tags = parts.filter((_, k) => k % 2 === 1).join("");
+  const texts = parts.filter((x, k) => k % 2 === 0 && x !== "").map((x) => {
+    const span = document.createElement("span");
+    span.innerHTML = x.replace(/</g, "&lt;");                   // entities, as Plotly decodes them
+    return span.textContent;
+  });
+  return { tags, texts };
+}
+
 function setText(node, text) {
   if (!node) return false;
-  node.textContent = text;
+  const was = node.getAttribute("data-unformatted");
+  if (was === text) return true;
+  if (!TAG.test(text) && !TAG.test(was || "") && !/&/.test(text)) {
+    node.textContent = text;
+  } else {
+    const before = runs(was || ""), after = runs(text);
+    const leaves = [];
+    const walk = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+    while (walk.nextNode()) if (!/^\u200b?$/.test(walk.currentNode.data)) leaves.push(walk.currentNode);
+    if (before.tags !== after.tags || before.texts.length !== after.texts.length || leaves.length !== before.texts.length ||
+        leaves.some((leaf, k) => leaf.data !== before.texts[k])) return false;
+    leaves.forEach((leaf, k) => { leaf.data = after.texts[k]; });
+  }
   node.setAttribute("data-unformatted", text);
   return true;
 }
@@ -324,26 +487,15 @@ function build(parent, data) {
   inst.observer = new ResizeObserver(() => {
     cancelAnimationFrame(pending);
     pending = requestAnimationFrame(() => {
-      for (const v of inst.views) if (v.drawn) window.Plotly.Plots.resize(v.gd);
+      for (const v of inst.views) if (v.drawn) window.Plotly.Plots.resize(v.gd).then(() => measure(v), () => {});
     });
   });
   inst.observer.observe(root);
-  // Which views are near the screen (within half a screen): those are redrawn at once on every step,
-  // the others afterwards while the page is idle (see drawFar), or as soon as they come near.
-  inst.sight = new IntersectionObserver((entries) => {
-    for (const entry of entries) {
-      const v = inst.views.find((x) => x.gd === entry.target);
-      if (v) v.near = entry.isIntersecting;
-    }
-    schedule();
-  }, { rootMargin: "50% 0px" });
-  for (const v of inst.views) inst.sight.observe(v.gd);
   return inst;
 }
 
 function destroy(inst) {
   inst.observer.disconnect();
-  inst.sight.disconnect();
   bus.instances.delete(inst);
   if (bus.main === inst) bus.main = null;
   for (const v of inst.views) if (v.drawn && window.Plotly) window.Plotly.purge(v.gd);
@@ -400,8 +552,11 @@ function showControls(inst, t) {
   const last = inst.data.ctl.last;
   c.buttons.first.disabled = c.buttons.prev.disabled = t <= 0;
   c.buttons.next.disabled = c.buttons.last.disabled = t >= last;
-  c.play.replaceChildren(icon(bus.playing ? "pause" : "play"), el("span", "", bus.playing ? "Pause" : "Play"));
-  c.play.setAttribute("aria-pressed", String(bus.playing));
+  if (c.playing !== bus.playing) {
+    c.playing = bus.playing;
+    c.play.replaceChildren(icon(bus.playing ? "pause" : "play"), el("span", "", bus.playing ? "Pause" : "Play"));
+    c.play.setAttribute("aria-pressed", String(bus.playing));
+  }
   c.rate.value = String(bus.rate);
   c.slider.max = String(last);
   c.slider.value = String(t);
@@ -415,7 +570,6 @@ function showControls(inst, t) {
   c.story.dataset.t = String(t);
 }
 
-const STILL = { transition: { duration: 0 }, frame: { duration: 0, redraw: false }, mode: "immediate" };
 
 async function redraw(v) {
   if (!v.drawn) await window.Plotly.newPlot(v.gd, v.fig.data, v.fig.layout, v.config);
@@ -454,24 +608,20 @@ async function draw(v, t) {
   if (!v.drawn || v.full) {
     await redraw(v);
   } else {
-    if (v.traces.length && !paintTraces(v)) {
-      const data = v.traces.map((i) => {
-        const d = v.fig.data[i];
-        return d.type === "bar" ? { y: d.y, marker: { color: d.marker.color } } : { y: d.y };
-      });
-      await window.Plotly.animate(v.gd, { data, traces: v.traces }, STILL);
-    }
-    let ok = true;
+    let ok = !v.traces.length || paintTraces(v);
     for (const p of v.patches) {
-      if (p.kind === "heatmap") ok = paintHeatmap(v, p.path[1]) && ok;
-      else if (p.kind === "title") ok = setText(v.gd.querySelector(".g-gtitle .gtitle"), v.fig.layout.title.text) && ok;
-      else if (p.kind === "annotation") {
+      if (!ok) break;
+      if (p.kind === "heatmap") ok = paintHeatmap(v, p.path[1], t);
+      else if (p.kind === "title") {
+        ok = setText(nodes(v, "title", () => [v.gd.querySelector(".g-gtitle .gtitle")].filter(Boolean))[0],
+                     v.fig.layout.title.text);
+      } else if (p.kind === "annotation") {
         const k = p.path[2];
-        ok = setText(v.gd.querySelector(`.annotation[data-index="${k}"] .annotation-text`),
-                     v.fig.layout.annotations[k].text) && ok;
-      } else if (p.kind === "cursor") ok = moveCursor(v, p.path[2]) && ok;
+        ok = setText(nodes(v, `annotation${k}`, () => [v.gd.querySelector(
+          `.annotation[data-index="${k}"] .annotation-text`)].filter(Boolean))[0], v.fig.layout.annotations[k].text);
+      } else if (p.kind === "cursor") ok = moveCursor(v, p.path[2]);
     }
-    if (!ok) await redraw(v);               // not drawn as expected: let Plotly draw it all
+    if (!ok) await redraw(v);               // not drawn as expected, or not drawable here: Plotly draws it all
   }
   // The PNG is named after t. Set in place: a new config would make Plotly.react redraw from scratch.
   const png = v.gd._context && v.gd._context.toImageButtonOptions;
@@ -493,37 +643,7 @@ function show(inst, t) {
     x.el.dataset.t = String(at);
   }
   if (!window.Plotly) return Promise.resolve();
-  return Promise.all(inst.views.filter((v) => v.near || !v.drawn).map((v) => draw(v, at)));
-}
-
-// The views far from the screen, one at a time while nothing else is being drawn.
-function drawFar() {
-  bus.far = 0;
-  if (!window.Plotly || !onPage()) return;
-  if (bus.busy || bus.frame) {
-    scheduleFar();
-    return;
-  }
-  for (const inst of bus.instances) {
-    if (!current(inst)) continue;
-    const at = Math.min(bus.t, inst.data.ctl.last);
-    const v = inst.views.find((x) => x.drawn && !x.near && x.shown !== at);
-    if (v) {
-      bus.busy = true;
-      draw(v, at).catch((error) => console.error("NTM stepper: a view could not be drawn", error))
-        .finally(() => {
-          bus.busy = false;
-          if (bus.shown !== bus.t) schedule();  // a step came while this one was drawn
-          else scheduleFar();
-        });
-      return;
-    }
-  }
-}
-
-function scheduleFar() {
-  if (bus.far) return;
-  bus.far = window.requestIdleCallback ? requestIdleCallback(drawFar, { timeout: 300 }) : setTimeout(drawFar, 50);
+  return Promise.all(inst.views.map((v) => draw(v, at)));
 }
 
 // ---- the shared timestep ---------------------------------------------------------------------------
@@ -549,7 +669,11 @@ async function renderAll() {
   if (bus.t !== t || bus.dirty) {
     bus.dirty = false;
     schedule();
-  } else scheduleFar();
+  }
+  scheduleAhead();
+  // The address bar after the frame is painted (replaceState costs a few ms); while playing, the
+  // quarter-second check in stepper() below writes it.
+  if (!bus.urlTimer && !bus.playing) bus.urlTimer = setTimeout(() => { bus.urlTimer = 0; writeUrl(bus.t); }, 0);
 }
 
 function onPage() {          // the Step-through page is shown (not another page, being switched to)
@@ -567,7 +691,7 @@ function writeUrl(t) {
 function scheduleReport() {
   clearTimeout(bus.reportTimer);
   bus.reportTimer = setTimeout(() => {
-    if (bus.busy || bus.far || bus.frame) return scheduleReport();   // after the drawing
+    if (bus.busy || bus.frame) return scheduleReport();   // after the drawing
     if (bus.playing || !bus.report || !onPage() || bus.t === bus.known) return;
     bus.known = bus.t;
     bus.report(bus.t);
@@ -578,8 +702,7 @@ function setT(t) {
   const next = Math.max(0, Math.min(bus.last, Math.round(t)));
   if (next === bus.t) return;
   bus.t = next;
-  writeUrl(next);
-  schedule();
+  schedule();                              // the address bar follows once the step is drawn
   if (!bus.playing) scheduleReport();
 }
 
@@ -613,10 +736,12 @@ function tick() {
   bus.timer = setTimeout(tick, Math.max(4, Math.min(bus.due - now, 20)));
 }
 
+// Pause stops on the step shown: a next step set but not yet drawn is dropped.
 function pause() {
   if (!bus.playing) return;
   bus.playing = false;
   clearTimeout(bus.timer);
+  if (bus.shown !== null && bus.shown !== bus.t) bus.t = bus.shown;
   schedule();
   scheduleReport();
 }
