@@ -12,7 +12,7 @@ size saved to a temporary folder), opens the Step-through page in Chromium at 12
     time from the click event to the first animation frame that paints the new t in the heading and
     every view on the screen, and in every view of the page (``[data-ntm-view]``: the sequences,
     memory, memory change, weightings, each head's stages and parameters, the vectors; the stepper
-    redraws views more than half a screen away after the others, while the page is idle). Between
+    draws them all in one animation frame, so the two are equal unless a view lags). Between
     clicks the page is left to report t to the server and settle, as between a lecturer's clicks, so
     that round trip is not inside the figure;
   - main_thread_cpu_ms: the CPU time the page's main thread spent from the click until the screen,

@@ -27,7 +27,7 @@ const ICONS = {                            // inline SVG: nothing is fetched
 
 const bus = window.__ntmStepper || (window.__ntmStepper = {
   trace: null, version: null, t: 0, last: 0, known: null, shown: null, playing: false, rate: 2,
-  timer: 0, reportTimer: 0, frame: 0, busy: false, main: null, report: null, plotly: null,
+  timer: 0, reportTimer: 0, frame: 0, busy: false, ahead: 0, urlTimer: 0, main: null, report: null, plotly: null,
   instances: new Set(), byParent: new WeakMap(), keys: false,
 });
 
@@ -143,7 +143,7 @@ function makeView(cell, box, height) {
   const config = { ...cell.view.config, responsive: true };
   const v = { gd, fig, config, patches, traces, filename: config.toImageButtonOptions.filename, fit: !!height,
               full: patches.some((p) => p.kind === "full"), cursors: new Map(), nodes: new Map(),
-              drawnBars: new WeakMap(), scales: new Map(), images: new Map(), drawn: false, shown: null };
+              drawnBars: new WeakMap(), scales: new Map(), images: new Map(), bars: new Map(), drawn: false, shown: null };
   return v;
 }
 
@@ -234,41 +234,76 @@ function barRounding(gd, full, di) {
   return ROUNDING.get(key);
 }
 
-function paintTraces(v) {
+function traceParts(v, i) {
   const gd = v.gd;
-  if (gd._context.staticPlot) return false;
+  const full = gd._fullData && gd._fullData[i], cd = gd.calcdata && gd.calcdata[i];
+  const plot = full && gd._fullLayout._plots[(full.xaxis || "x") + (full.yaxis || "y")];
+  if (gd._context.staticPlot || !full || !cd || !cd[0] || !cd[0].node3 || !plot || plot.yaxis.autorange ||
+      full.visible !== true || plot.layerClipId) return null;
+  const group = cd[0].node3.node && cd[0].node3.node();
+  return group ? { gd, full, cd, group, xa: plot.xaxis, ya: plot.yaxis } : null;
+}
+
+// Bar trace i's paths and fills (null: none) for heights y and colour values colors, or null where
+// Plotly must draw it: stacked or normalised bars (their bases depend on the other traces), horizontal
+// bars, rounded corners, a base, a colour scale over no range.
+function barsAt(v, i, y, colors) {
+  const h = traceParts(v, i);
+  if (!h) return null;
+  const { gd, full, cd, xa, ya } = h;
+  const layout = gd._fullLayout;
+  if (full.type !== "bar" || full.orientation === "h" || cd[0].p0 === undefined || y.length !== cd.length ||
+      !["group", "overlay"].includes(layout.barmode) || layout.barnorm ||
+      (cd[0].t && cd[0].t.cornerradiusvalue) || full.base !== undefined && full.base !== null) return null;
+  const marker = full.marker || {};
+  const axis = marker.coloraxis ? layout[marker.coloraxis] : marker;
+  const colored = colors && typeof colors !== "string" && Array.isArray(axis.colorscale);
+  const [lo, hi] = marker.coloraxis ? [axis.cmin, axis.cmax] : [marker.cmin, marker.cmax];
+  if (colored && !(hi > lo)) return null;
+  const color = colored ? (v.scales.get(i) || v.scales.set(i, colorScale(axis.colorscale, lo, hi)).get(i)) : null;
+  const d = new Array(cd.length), fill = colored ? new Array(cd.length) : null;
+  for (let j = 0; j < cd.length; j++) {
+    const di = cd[j], s0 = di.b || 0, mc = colored ? Number(colors[j]) : di.mc;
+    const bar = { p0: di.p0, p1: di.p1, s0, s1: s0 + Number(y[j]), mlw: di.mlw, mc };
+    d[j] = barPath(xa, ya, bar, barRounding(gd, full, bar));
+    if (colored) fill[j] = color(mc);
+  }
+  return { d, fill };
+}
+
+// The values of trace i at t: its patches' (without setting them in the figure), else the figure's.
+function traceAt(v, i, t) {
+  const d = v.fig.data[i];
+  let y = d.y, colors = d.marker && d.marker.color;
+  for (const p of v.patches) {
+    if (p.path[0] !== "data" || p.path[1] !== i) continue;
+    if (p.path.length === 3 && p.path[2] === "y") y = p.at(t);
+    else if (p.path.length === 4 && p.path[2] === "marker" && p.path[3] === "color") colors = p.at(t);
+  }
+  return { y, colors };
+}
+
+function paintTraces(v, t) {
   for (const i of v.traces) {
-    const full = gd._fullData && gd._fullData[i], cd = gd.calcdata && gd.calcdata[i];
-    const plot = full && gd._fullLayout._plots[(full.xaxis || "x") + (full.yaxis || "y")];
-    if (!full || !cd || !cd[0] || !cd[0].node3 || !plot || plot.yaxis.autorange || full.visible !== true ||
-        plot.layerClipId) return false;
-    const group = cd[0].node3.node && cd[0].node3.node();
-    if (!group) return false;
-    const xa = plot.xaxis, ya = plot.yaxis, d = v.fig.data[i];
+    const h = traceParts(v, i);
+    if (!h) return false;
+    const { full, cd, group, xa, ya } = h, d = v.fig.data[i];
     if (full.type === "bar") {
       const paths = nodes(v, `bar${i}`, () => Array.from(group.querySelectorAll("g.point > path")));
+      if (paths.length !== cd.length) return false;
+      const colors = d.marker && d.marker.color;
+      const bars = v.bars.get(`${i}|${t}`) || barsAt(v, i, d.y, colors);
+      if (!bars) return false;
+      v.bars.set(`${i}|${t}`, bars);
       const drawn = v.drawnBars.get(paths) || v.drawnBars.set(paths, { d: [], fill: [] }).get(paths);
-      // Stacked or normalised bars have bases that depend on the other traces: Plotly draws those.
-      const layout = gd._fullLayout;
-      if (full.orientation === "h" || paths.length !== cd.length || cd[0].p0 === undefined ||
-          !["group", "overlay"].includes(layout.barmode) || layout.barnorm ||
-          (cd[0].t && cd[0].t.cornerradiusvalue) || full.base !== undefined && full.base !== null) return false;
-      const marker = full.marker || {};
-      const axis = marker.coloraxis ? gd._fullLayout[marker.coloraxis] : marker;
-      const colored = d.marker && d.marker.color && typeof d.marker.color !== "string" && Array.isArray(axis.colorscale);
-      const [lo, hi] = marker.coloraxis ? [axis.cmin, axis.cmax] : [marker.cmin, marker.cmax];
-      if (colored && !(hi > lo)) return false;
-      const color = colored ? (v.scales.get(i) || v.scales.set(i, colorScale(axis.colorscale, lo, hi)).get(i)) : null;
       for (let j = 0; j < cd.length; j++) {
-        const di = cd[j], y = Number(d.y[j]);
-        if (colored) di.mc = Number(d.marker.color[j]);
+        const di = cd[j], y = Number(d.y[j]);       // what Plotly's hover and any later redraw read
+        if (bars.fill) di.mc = Number(colors[j]);
         di.s = y;
         di.s0 = di.b || 0;
         di.s1 = di.s0 + y;
-        const path = barPath(xa, ya, di, barRounding(gd, full, di));
-        if (drawn.d[j] !== path) paths[j].setAttribute("d", (drawn.d[j] = path));
-        const fill = colored && color(di.mc);
-        if (colored && drawn.fill[j] !== fill) paths[j].style.fill = (drawn.fill[j] = fill);
+        if (drawn.d[j] !== bars.d[j]) paths[j].setAttribute("d", (drawn.d[j] = bars.d[j]));
+        if (bars.fill && drawn.fill[j] !== bars.fill[j]) paths[j].style.fill = (drawn.fill[j] = bars.fill[j]);
       }
     } else if (full.type === "scatter" && full.mode === "lines" && STEPS[full.line.shape]) {
       const line = nodes(v, `line${i}`, () => Array.from(group.querySelectorAll("path.js-line")));
@@ -360,7 +395,8 @@ function drawHeatmapAhead(v, i, z, t) {
   }
 }
 
-// While the page is idle: the heatmap pictures of the timesteps not yet kept, nearest the shown t first.
+// While the page is idle: the heatmap pictures and bar paths of the timesteps not yet kept, nearest the
+// shown t first.
 function drawAhead(deadline) {
   bus.ahead = 0;
   if (!window.Plotly || !onPage() || bus.busy || bus.frame) return scheduleAhead();
@@ -370,19 +406,28 @@ function drawAhead(deadline) {
     const last = inst.data.ctl.last, at = Math.min(bus.t, last);
     for (const v of inst.views) {
       if (!v.drawn || !v.gd.isConnected) continue;
-      for (const p of v.patches) {
-        if (p.kind !== "heatmap") continue;
-        for (let k = 1; k <= 2 * last; k++) {
-          const t = at + (k % 2 ? (k + 1) / 2 : -k / 2);
-          if (t >= 0 && t <= last && !v.images.has(`${p.path[1]}|${t}`)) todo.push([Math.abs(t - at), v, p, t]);
+      for (let k = 1; k <= 2 * last; k++) {
+        const t = at + (k % 2 ? (k + 1) / 2 : -k / 2);
+        if (t < 0 || t > last) continue;
+        for (const p of v.patches) {
+          if (p.kind === "heatmap" && !v.images.has(`${p.path[1]}|${t}`)) todo.push([Math.abs(t - at), v, p.path[1], t, "heatmap"]);
+        }
+        for (const i of v.traces) {
+          if (v.fig.data[i].type === "bar" && !v.bars.has(`${i}|${t}`)) todo.push([Math.abs(t - at), v, i, t, "bars"]);
         }
       }
     }
   }
   todo.sort((a, b) => a[0] - b[0]);
-  for (const [, v, p, t] of todo) {
-    drawHeatmapAhead(v, p.path[1], p.at(t), t);
-    v.images.set(`${p.path[1]}|${t}`, v.images.get(`${p.path[1]}|${t}`) || null);   // tried once
+  for (const [, v, i, t, kind] of todo) {
+    if (kind === "heatmap") {
+      const z = v.patches.find((p) => p.kind === "heatmap" && p.path[1] === i).at(t);
+      drawHeatmapAhead(v, i, z, t);
+      v.images.set(`${i}|${t}`, v.images.get(`${i}|${t}`) || null);   // tried once
+    } else {
+      const { y, colors } = traceAt(v, i, t);
+      v.bars.set(`${i}|${t}`, barsAt(v, i, y, colors));                // null: Plotly draws it
+    }
     if (deadline.timeRemaining() < 10) return scheduleAhead();
   }
 }
@@ -399,6 +444,7 @@ function measure(v) {
   v.cursors.clear();
   v.nodes.clear();
   v.images.clear();
+  v.bars.clear();
   for (const p of v.patches) {
     if (p.kind !== "cursor" || v.cursors.has(p.path[2])) continue;
     const i = p.path[2];
@@ -608,7 +654,7 @@ async function draw(v, t) {
   if (!v.drawn || v.full) {
     await redraw(v);
   } else {
-    let ok = !v.traces.length || paintTraces(v);
+    let ok = !v.traces.length || paintTraces(v, t);
     for (const p of v.patches) {
       if (!ok) break;
       if (p.kind === "heatmap") ok = paintHeatmap(v, p.path[1], t);
@@ -670,6 +716,7 @@ async function renderAll() {
     bus.dirty = false;
     schedule();
   }
+  if (bus.playing) tick();
   scheduleAhead();
   // The address bar after the frame is painted (replaceState costs a few ms); while playing, the
   // quarter-second check in stepper() below writes it.
@@ -722,18 +769,19 @@ function start() {
   schedule();
 }
 
+// The next step once the one set is drawn (renderAll calls this) and it is due.
 function tick() {
-  if (!bus.playing) return;
+  clearTimeout(bus.timer);
+  bus.timer = 0;
+  if (!bus.playing || bus.shown !== bus.t || bus.busy) return;
   const now = performance.now();
-  if (now >= bus.due && bus.shown === bus.t && !bus.busy) {
-    setT(bus.t + 1);
-    bus.due = Math.max(bus.due + 1000 / bus.rate, now);
-    if (bus.t >= bus.last) {
-      pause();
-      return;
-    }
+  if (now < bus.due) {
+    bus.timer = setTimeout(tick, bus.due - now);
+    return;
   }
-  bus.timer = setTimeout(tick, Math.max(4, Math.min(bus.due - now, 20)));
+  bus.due = Math.max(bus.due + 1000 / bus.rate, now);
+  if (bus.t + 1 >= bus.last) bus.playing = false;      // the last step ends the play
+  setT(bus.t + 1);
 }
 
 // Pause stops on the step shown: a next step set but not yet drawn is dropped.
