@@ -21,7 +21,6 @@ open any of them and watch the machine fail.
 from __future__ import annotations
 
 import inspect
-import math
 import re
 from typing import Any, Callable
 
@@ -29,6 +28,7 @@ import torch
 from torch import nn
 
 from .device import model_device
+from .numbers import percent  # noqa: F401  (ntm.evaluation.percent: where the CLI and tests find it)
 from .tasks import Batch, Task, bit_errors, cost_bits
 
 # The kinds of model the comparisons of section 4 set side by side, by the model types of each, with
@@ -357,22 +357,6 @@ def grid_too_large(lengths: list[int], repeats: list[int], sequences: int, limit
             f"{sum(repeats)} is {work:,} sequence-steps per model, over the {limit:,} one request may ask for: "
             f"use fewer sequences, lengths or numbers of repeats, or run "
             f"`python -m ntm evaluate --length L --repeats R` from a terminal")
-
-
-def percent(fraction: float) -> str:
-    """A fraction of sequences as a percentage that never claims more or less than it measured:
-    ``1`` -> ``"100%"``, ``0.999`` -> ``"99.9%"``, ``0.9999`` -> ``"99.9%"`` (not 100%), ``0.77`` ->
-    ``"77%"``, ``0.0001`` -> ``"0.1%"`` (not 0%). Tenths of a percent are rounded towards 50%: down
-    above it, up below it, so only a perfect (or a wholly failed) count reads as 100% (or 0%)."""
-    if fraction >= 1:
-        return "100%"
-    if fraction <= 0:
-        return "0%"
-    # A little slack, so that a count stored as float32 (0.999 -> 0.99899995) keeps its tenths.
-    tenths = 1000 * fraction
-    tenths = math.floor(tenths + 1e-3) if fraction >= 0.5 else math.ceil(tenths - 1e-3)
-    text = f"{min(max(tenths, 1), 999) / 10:.1f}"
-    return f"{text.removesuffix('.0')}%"
 
 
 def comparison_table(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..evaluation import percent
+from ..numbers import percent
 
 HEATMAP_SCALE = "Greys"       # 0 = white, 1 = black: reads like the paper's bit plots
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
