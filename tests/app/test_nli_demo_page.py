@@ -22,7 +22,7 @@ SMALL_GRAPH = ["Every dog is an animal.", "Rex is a dog.", "Rex is an animal.", 
 @pytest.fixture(autouse=True)
 def env(tmp_path, monkeypatch):
     """A fresh data folder holding a copy of presets/nli-dual with a four-sentence graph (the
-    shipped graph would mean embedding 1,643 sentences here)."""
+    shipped graph would mean embedding 2,366 sentences here)."""
     data = tmp_path / "data"
     small = data / "presets" / "nli-small"
     small.mkdir(parents=True)
