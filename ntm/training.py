@@ -42,7 +42,8 @@ import torch
 
 from .curriculum import Curriculum, CurriculumSettings
 from .device import DeviceError, check_device_name, resolve_device
-from .evaluation import default_lengths, evaluate_training_distribution, generalisation_table, max_length
+from .evaluation import (DISTRIBUTION_SEED, default_lengths, evaluate_training_distribution, generalisation_table,
+                         max_length)
 from .io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 from .model import MODEL_TYPES, build_model, config_fields
 from .presets import BundleError, has_checkpoint, load_checkpoint, save_checkpoint, save_preset, shown_path
@@ -516,7 +517,7 @@ class Trainer:
         lengths = lengths or default_lengths(self.task, self.model)
         table = generalisation_table(self.model, self.task, lengths, sequences=sequences, seed=EVALUATION_SEED)
         in_distribution = evaluate_training_distribution(self.model, self.task, sequences=min(5 * sequences, max(500, sequences)),
-                                                         seed=54321)
+                                                         seed=DISTRIBUTION_SEED)
         curve = read_jsonl(self.metrics_path)
         metrics = {"task": self.spec.task, "model_type": self.spec.model_type, "seed": self.spec.seed,
                    "batches": self.batches, "sequences": self.sequences,
