@@ -10,33 +10,23 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-import torch
 
 from ntm import figures as F
 from ntm.figures import client as C
 from ntm.figures import common
 from ntm.figures import dnc as D
-from ntm.model import NTM, NTMConfig, build_model
-from ntm.tasks import make_task
-from ntm.trace import Trace, record
+from ntm.trace import Trace
+from tests.tiny_traces import tiny_copy_trace
 
 
 def _ntm_trace() -> Trace:
-    torch.manual_seed(3)
-    task = make_task("copy", seq_width=4, max_len=5)
-    model = NTM(NTMConfig(task.input_size, task.output_size, controller_size=16, memory_slots=12,
-                          memory_width=6, heads="rw"))
-    batch = task.sample(1, torch.Generator().manual_seed(2), length=4)
-    return record(model, batch.inputs, batch.targets, batch.mask, meta={"preset": "test", "seed": 2})
+    return tiny_copy_trace("ntm", seed=3, sample_seed=2, controller_size=16, memory_slots=12, memory_width=6,
+                           heads="rw")
 
 
 def _dnc_trace(kind: str) -> Trace:
-    torch.manual_seed(4)
-    task = make_task("copy", seq_width=4, max_len=5)
-    model = build_model(kind, dict(input_size=task.input_size, output_size=task.output_size, hidden_size=16,
-                                   nr_cells=10, cell_size=6, read_heads=2))
-    batch = task.sample(1, torch.Generator().manual_seed(2), length=3)
-    return record(model, batch.inputs, batch.targets, batch.mask, meta={"preset": "test", "seed": 2})
+    return tiny_copy_trace(kind, seed=4, sample_seed=2, length=3, hidden_size=16, nr_cells=10, cell_size=6,
+                           read_heads=2)
 
 
 @pytest.fixture(scope="module", params=["ntm", "dnc", "sdnc"])

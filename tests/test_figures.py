@@ -10,22 +10,15 @@ from typing import ClassVar
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-import torch
 
 from ntm import figures as F
-from ntm.model import NTM, NTMConfig
-from ntm.tasks import make_task
-from ntm.trace import NTM_STAGES, HeadRecord, Parameter, Stage, Trace, record
+from ntm.trace import NTM_STAGES, HeadRecord, Parameter, Stage, Trace
+from tests.tiny_traces import tiny_copy_trace
 
 
 @pytest.fixture(scope="module")
 def trace() -> Trace:
-    torch.manual_seed(0)
-    task = make_task("copy", seq_width=4, max_len=5)
-    model = NTM(NTMConfig(task.input_size, task.output_size, controller_size=16, memory_slots=10,
-                          memory_width=6, heads="rrw"))
-    batch = task.sample(1, torch.Generator().manual_seed(1), length=4)
-    return record(model, batch.inputs, batch.targets, batch.mask, meta={"preset": "test", "seed": 1})
+    return tiny_copy_trace("ntm", controller_size=16, memory_slots=10, memory_width=6, heads="rrw")
 
 
 def cursor(fig: go.Figure) -> list[float]:

@@ -7,33 +7,21 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-import torch
 
 from ntm import figures as F
 from ntm.figures import client as C
-from ntm.model import NTM, NTMConfig, build_model
-from ntm.tasks import make_task
-from ntm.trace import Trace, record
+from ntm.trace import Trace
+from tests.tiny_traces import tiny_copy_trace
 
 
 @pytest.fixture(scope="module")
 def trace() -> Trace:
-    torch.manual_seed(0)
-    task = make_task("copy", seq_width=4, max_len=5)
-    model = NTM(NTMConfig(task.input_size, task.output_size, controller_size=16, memory_slots=10,
-                          memory_width=6, heads="rrw"))
-    batch = task.sample(1, torch.Generator().manual_seed(1), length=4)
-    return record(model, batch.inputs, batch.targets, batch.mask, meta={"preset": "test", "seed": 1})
+    return tiny_copy_trace("ntm", controller_size=16, memory_slots=10, memory_width=6, heads="rrw")
 
 
 @pytest.fixture(scope="module", params=["dnc", "sdnc"])
 def dnc_trace(request) -> Trace:
-    torch.manual_seed(0)
-    task = make_task("copy", seq_width=4, max_len=5)
-    model = build_model(request.param, dict(input_size=task.input_size, output_size=task.output_size, hidden_size=16,
-                                            nr_cells=10, cell_size=6, read_heads=2))
-    batch = task.sample(1, torch.Generator().manual_seed(1), length=3)
-    return record(model, batch.inputs, batch.targets, batch.mask, meta={"preset": "test", "seed": 1})
+    return tiny_copy_trace(request.param, length=3, hidden_size=16, nr_cells=10, cell_size=6, read_heads=2)
 
 
 def drawn(fig: go.Figure) -> dict:
