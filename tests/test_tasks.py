@@ -318,7 +318,7 @@ def test_registry_names_and_metadata():
         "dynamic-ngrams": "bits per sequence", "priority-sort": "inputs", "cdcl-nli": "premises"}
     sizes = {n: (make_task(n).input_size, make_task(n).output_size) for n in TASKS}
     assert sizes == {"copy": (9, 8), "repeat-copy": (10, 9), "associative-recall": (8, 6),
-                     "dynamic-ngrams": (1, 1), "priority-sort": (10, 8), "cdcl-nli": (385, 3)}
+                     "dynamic-ngrams": (1, 1), "priority-sort": (10, 8), "cdcl-nli": (1153, 3)}
     assert make_task("copy").train_lengths == (1, 20)
     assert make_task("repeat-copy").train_lengths == (1, 10)
     assert make_task("associative-recall").train_lengths == (2, 6)
