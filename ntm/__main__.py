@@ -288,7 +288,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _evaluation_line(preset, result: dict) -> str:
     """One row of an evaluation, as the terminal shows it (% perfect never rounded up to 100%)."""
-    from .evaluation import percent
+    from .numbers import percent
     where = (f"{preset.task.length_name} {result['length']}" if "length" in result
              else "its training distribution")
     repeats = f", {result['repeats']} repeats" if "repeats" in result else ""

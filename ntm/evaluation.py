@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .device import model_device
-from .numbers import percent  # noqa: F401  (ntm.evaluation.percent: where the CLI and tests find it)
+from .numbers import percent
 from .tasks import Batch, Task, bit_errors, cost_bits
 
 # The kinds of model the comparisons of section 4 set side by side, by the model types of each, with
@@ -137,7 +137,7 @@ def _score(model: nn.Module, task: Task, seeds: list[int], lengths: list[int], k
 def _summary(seeds: list[int], lengths: list[int], errors: torch.Tensor, keep: int,
              knobs: dict[str, Any]) -> dict[str, Any]:
     """Mean and max bit errors, the fraction perfect, the number failed and the first ``keep`` failures."""
-    wrong = [i for i in range(len(seeds)) if errors[i] > 0]
+    wrong = (errors > 0).nonzero().flatten().tolist()                # indices, in order
     failures = [{"seed": seeds[i], "length": lengths[i], **knobs, "bit_errors": int(errors[i])} for i in wrong[:keep]]
     n = len(seeds)
     return {"sequences": n, "bit_errors": errors.mean().item(), "bit_errors_max": errors.max().item(),

@@ -41,9 +41,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from .evaluation import percent
 from .io import ROOT, atomic_write_json, atomic_write_text, data_dir, load_tensors, save_tensors, sha256_file
 from .model import build_model, model_config_dict
+from .numbers import percent
 from .tasks import Task, make_task
 
 MODEL_FORMAT = "ntm-explorer-model/1"
@@ -281,7 +281,7 @@ def evaluation_lines(task: Task, metrics: dict[str, Any]) -> list[str]:
         seeded = f", seed {dist['seed']}" if dist.get("seed") is not None else ""
         failed = f" Failing: {_failed(dist)}." if dist.get("failed") else ""
         lines += [f"On its training distribution: {dist['bit_errors']:.2f} bit errors per sequence "
-                  f"({_percent(dist['perfect'])} of {dist['sequences']:,} sequences perfect{seeded}).{failed}", ""]
+                  f"({percent(dist['perfect'])} of {dist['sequences']:,} sequences perfect{seeded}).{failed}", ""]
     rows = metrics.get("generalisation") or []
     if rows:
         listed = all("failed" in r for r in rows)
@@ -289,7 +289,7 @@ def evaluation_lines(task: Task, metrics: dict[str, Any]) -> list[str]:
                   + (" failing sequences |" if listed else ""),
                   "| ---: | ---: | ---: | ---: |" + (" --- |" if listed else "")]
         lines += [f"| {r['length']} | {r['bit_errors']:.2f} | {r['bit_errors_max']:.0f} | "
-                  f"{_percent(r['perfect'])} |" + (f" {_failed(r) if r['failed'] else '-'} |" if listed else "")
+                  f"{percent(r['perfect'])} |" + (f" {_failed(r) if r['failed'] else '-'} |" if listed else "")
                   for r in rows]
         seed = metrics.get("evaluation_seed")
         seeded = f"test sequences per row, seed {seed}" if seed is not None else "seeded test sequences per row"
@@ -320,12 +320,6 @@ def refresh_readme(text: str, task: Task, metrics: dict[str, Any]) -> str:
     while end + 1 < len(lines) and not lines[end + 1].strip():
         end += 1
     return "\n".join(lines[:start] + evaluation_lines(task, metrics) + lines[end + 1:])
-
-
-def _percent(fraction: float) -> str:
-    """``0.998`` -> ``"99.8%"``, ``0.9999`` -> ``"99.9%"``: never rounded up to 100% nor down to 0%
-    (``ntm.evaluation.percent``)."""
-    return percent(fraction)
 
 
 def write_measurements(preset: Preset, measured: dict[str, Any]) -> dict[str, Any]:
