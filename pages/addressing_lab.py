@@ -2,10 +2,13 @@
 
 The controls sit in a column beside the stage pictures: a memory, a key, beta, the previous
 weighting, g, a shift kernel and gamma. ``ntm.lab.address_by_hand`` runs them through the model's
-own ``ntm.addressing.address``; each stage of ``ntm.addressing.STAGES`` is shown with its equation
-above its result, and the library source of the function that computes it folded away below
-(hidden in teacher mode). The whole lab is in the URL (``ntm.lab.to_params``/``parse_params``),
-and ``?scenario=<name>`` opens one of ``ntm.lab.SCENARIOS``.
+own ``ntm.addressing.address``; the pictures are a 2 x 3 grid of fixed-size figures (the memory and
+key, then each stage of ``ntm.addressing.STAGES``, numbered, with its equation above its picture), so
+in teacher mode the lab is one 1280 x 720 screen whatever the scenario or memory size
+(tests/browser/test_addressing_lab_screen.py). Outside teacher mode each stage's note and the library
+source of the function that computes it (folded away) are under its picture; in teacher mode the note
+is on the equation's hover and the source is hidden. The whole lab is in the URL
+(``ntm.lab.to_params``/``parse_params``), and ``?scenario=<name>`` opens one of ``ntm.lab.SCENARIOS``.
 """
 
 from __future__ import annotations
@@ -104,23 +107,24 @@ def _reset_editor() -> None:
 
 teacher = teacher_mode()
 warnings = _read_url()
-st.title("Addressing lab")
 for text in warnings:
     st.warning(plain(text, 300))
 st.session_state[K + "scenario"] = _scenario_of(_state())
-c1, c2 = st.columns([1, 2.7], vertical_alignment="center")
-scenario = c1.selectbox("Scenario", [CUSTOM, *lab.SCENARIOS], key=K + "scenario", on_change=_choose_scenario,
-                        format_func=lambda n: "Your own settings" if n == CUSTOM else lab.SCENARIOS[n].title)
-c2.caption(lab.SCENARIOS[scenario].what_to_look_at if scenario != CUSTOM else
-           "Set one head's inputs by hand and watch its weighting take shape, stage by stage, computed by the "
-           "same `ntm.addressing` functions the model uses. The address bar holds the whole lab: copy it to "
-           "share this view.")
-
-# The controls stay in view beside the pictures while the page scrolls (plain CSS on their container).
+# One screen: the controls in a column that stays in view beside a 2 x 3 grid of pictures (the memory and key,
+# then each stage with its equation above it). Plain CSS: the controls' block sticks while the page scrolls
+# (outside teacher mode the code listings make it long), and the lab's spacing is tightened to fit 1280 x 720.
 st.html("<style>[data-testid='stLayoutWrapper']:has(> .st-key-lab_controls) {position: sticky; top: 3.5rem;"
-        " z-index: 2; background: var(--st-background-color, #fff);}</style>")
-controls, stages = st.columns([1.15, 3.4], gap="medium")
-with controls.container(key=K + "controls"):
+        " z-index: 2; background: var(--st-background-color, #fff);}"
+        " .st-key-lab_controls [data-testid='stVerticalBlock'] {gap: 0.4rem;}"
+        " .stMainBlockContainer h1 {font-size: 2rem; padding: 0.75rem 0 0.25rem;}"
+        " .st-key-lab_pictures {padding-top: 0.9rem;} .st-key-lab_pictures .katex-display {margin: 0.1rem 0;}"
+        " .st-key-lab_pictures .katex {font-size: 1.05em;}"
+        "</style>")
+left, right = st.columns([1.1, 3.35], gap="medium")
+left.title("Addressing lab")
+with left.container(key=K + "controls"):
+    scenario = st.selectbox("Scenario", [CUSTOM, *lab.SCENARIOS], key=K + "scenario", on_change=_choose_scenario,
+                            format_func=lambda n: "Your own settings" if n == CUSTOM else lab.SCENARIOS[n].title)
     st.slider(PARAMETERS["beta"].title, *lab.LIMITS["beta"], step=0.1, key=K + "beta", **KEEP)
     st.slider(PARAMETERS["g"].title, *lab.LIMITS["g"], step=0.01, key=K + "g", **KEEP)
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
@@ -129,13 +133,14 @@ with controls.container(key=K + "controls"):
     st.session_state[K + "prev_slot"] = min(int(st.session_state.get(K + "prev_slot", 0)), n - 1)
     focus = int(c2.number_input("on slot", 0, n - 1, key=K + "prev_slot", **KEEP)) \
         if prev_kind == "one slot" else None
-    st.caption("Shift kernel s over offsets −1, 0, +1 (normalised to sum to 1)")
     sc = st.columns(3)
     raw = [col.number_input(label, *lab.LIMITS["s"], step=0.05, key=key, **KEEP)
            for col, label, key in zip(sc, ("s(−1)", "s(0)", "s(+1)"), SHIFT_KEYS)]
     s, fell_back = lab.shift_kernel(raw)
     if fell_back:
         st.warning("The shift kernel is all zeros; using no shift (s(0) = 1) instead.")
+    st.caption("→ s = (" + ", ".join(f"{v:.3g}" for v in s) + ")",
+               help="The shift kernel s over offsets −1, 0, +1: the weights above, normalised to sum to 1.")
     st.slider(PARAMETERS["gamma"].title, *lab.LIMITS["gamma"], step=0.1, key=K + "gamma", **KEEP)
 
     with st.expander("Memory M and key k", expanded=not teacher):
@@ -173,35 +178,41 @@ out = lab.address_by_hand(memory, key, w_prev, **params)
 _write_url(_state())
 
 # ---- the pictures: memory and key, then each stage with its equation above it ------------------------
-rows = [(addressing.SIMILARITY, addressing.SIMILARITY.title, F.similarity_figure(out.similarity, height=190))]
-for stage in addressing.STAGES:
+HEIGHT = 180                                 # a stage picture (x 1.1 in teacher mode, with its fonts)
+rows = [(addressing.SIMILARITY, F.similarity_figure(out.similarity, height=HEIGHT,
+                                                    title=F.lab_stage_title(addressing.SIMILARITY, 1)))]
+for number, stage in enumerate(addressing.STAGES, start=2):
     p = stage.parameter
-    value = F.format_parameter({"symbol": p.symbol, "value": lab.parameter_value(p.name, params[p.name])})
-    rows.append((stage, f"{stage.title} ({value})",
-                 F.stage_figure(stage, getattr(out.stages, stage.key), previous=w_prev, height=190)))
+    param = {"symbol": p.symbol, "value": lab.parameter_value(p.name, params[p.name])}
+    rows.append((stage, F.stage_figure(stage, getattr(out.stages, stage.key), previous=w_prev, height=HEIGHT,
+                                       number=number, param=param)))
 hint = lab.sharpening_hint(out.stages.shifted, params["gamma"])
 r = max(float(np.abs(memory).max(initial=0.0)), float(np.abs(key).max(initial=0.0)), 1e-6)
-with stages:
-    cells = [c for _ in range(2) for c in st.columns(3, gap="small")]
+memory_fig = F.memory_key_figure(memory, key, r, height=HEIGHT + 62)
+with right.container(key=K + "pictures"):
+    if teacher and hint:                     # the hint is what to look at, on the one screen
+        st.caption(f":material/lightbulb: {hint}")
+    else:
+        st.caption(lab.SCENARIOS[scenario].what_to_look_at if scenario != CUSTOM else
+                   "Set one head's inputs by hand and watch its weighting take shape, stage by stage, computed "
+                   "by the same `ntm.addressing` functions the model uses. The address bar holds the whole lab: "
+                   "copy it to share this view. Weightings are on a fixed 0–1 scale; hover a bar for its value.")
+    cells = [c for _ in range(2) for c in st.columns(3, gap="small", vertical_alignment="bottom" if teacher else "top")]
     with cells[0]:
-        st.markdown("#### Memory M and key k")
-        st.plotly_chart(F.matrix_figure(memory, "Memory M", r,
-                                        height=min(80 + 14 * memory.shape[0], 300)),
-                        key=K + "fig_memory", config=F.plotly_config("lab-memory"))
-        st.plotly_chart(F.matrix_figure(key[None, :], "Key k (same colour scale)", r, height=105, row_label="",
-                                        colorbar=False), key=K + "fig_key", config=F.plotly_config("lab-key"))
-    for number, (cell, (stage, heading, fig)) in enumerate(zip(cells[1:], rows), start=1):
+        if teacher:
+            F.enlarge(memory_fig, 1.1)
+        st.plotly_chart(memory_fig, key=K + "fig_memory", config=F.plotly_config("lab-memory"))
+    for cell, (stage, fig) in zip(cells[1:], rows):
         with cell:
-            st.markdown(f"#### {number}. {heading}")
-            st.latex(stage.equation)
+            st.latex(stage.equation, help=f"{stage.title}. {stage.note}" if teacher else None)
             if teacher:
-                F.enlarge(fig, 1.15)
+                F.enlarge(fig, 1.1)
             st.plotly_chart(fig, config=F.plotly_config(f"lab-{stage.function}"), key=f"{K}fig_{stage.function}")
+            if teacher:
+                continue
             st.caption(stage.note)
             if stage.function == "sharpen" and hint:
                 st.info(hint, icon=":material/lightbulb:")
-            if not teacher:
-                with st.expander("The code that computes it"):
-                    where, source = library_source(stage.function)
-                    st.code(f"{stage.code}\n\n# {where}\n{source}", language="python", wrap_lines=True)
-st.caption("Weightings are drawn on a fixed 0–1 scale; hover a bar for its exact value.")
+            with st.expander("The code that computes it"):
+                where, source = library_source(stage.function)
+                st.code(f"{stage.code}\n\n# {where}\n{source}", language="python", wrap_lines=True)

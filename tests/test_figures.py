@@ -194,10 +194,15 @@ def test_lab_figures_keep_their_fixed_ranges():
     w = np.array([0.1, 0.6, 0.3])
     fig = F.weighting_figure(w, "w", previous=np.array([1.0, 0.0, 0.0]))
     np.testing.assert_array_equal(fig.data[0].y, w)
-    assert tuple(fig.layout.yaxis.range) == (0, 1) and fig.layout.coloraxis.cmax == 1
+    # the fixed [0, 1] scale (ticks 0, 0.5, 1); the axis runs on to 1.25, a band above the bars for the legend
+    assert tuple(fig.layout.yaxis.range) == (0, 1.25) and tuple(fig.layout.yaxis.tickvals) == (0, 0.5, 1)
+    assert fig.layout.coloraxis.cmin == 0 and fig.layout.coloraxis.cmax == 1 and fig.layout.coloraxis.showscale is False
+    assert fig.layout.legend.yanchor == "top" and fig.layout.legend.y == 1.0 and fig.layout.legend.yref != "container"
     gated, content = NTM_STAGES[1], NTM_STAGES[0]
     fig = F.stage_figure(gated, w, previous=np.array([1.0, 0.0, 0.0]))
     assert fig.layout.title.text == "gated weighting wᵍ" and fig.layout.showlegend       # w_{t-1} in a legend
+    numbered = F.stage_figure(gated, w, previous=np.array([1.0, 0.0, 0.0]), number=3, param={"symbol": "g", "value": 0.5})
+    assert numbered.layout.title.text == "3. gated weighting wᵍ · g = 0.5"
     assert fig.data[1].name == "previous w" and fig.data[1].showlegend and not fig.data[0].showlegend
     np.testing.assert_array_equal(fig.data[1].y, [1.0, 0.0, 0.0])
     fig = F.stage_figure(content, w, previous=np.array([1.0, 0.0, 0.0]))    # does not mix w_{t-1} in

@@ -16,8 +16,9 @@ its heads carry), so data flows one way: model -> trace -> figures -> pages.
                     order, read modes, free gates and retention, and its heads' stage tables
 """
 
-from ntm.figures.addressing import (addressing_figure, format_parameter, matrix_figure, shift_figure, stage_widths,
-                                    similarity_figure, stage_figure, stage_parameters, weighting_figure)
+from ntm.figures.addressing import (addressing_figure, format_parameter, lab_stage_title, matrix_figure,
+                                    memory_key_figure, shift_figure, similarity_figure, stage_figure, stage_parameters,
+                                    stage_widths, weighting_figure)
 from ntm.figures.common import (CURSOR_NAME, MEMORY_COLORSCALE, SLOT_CHOICES, WEIGHT_COLORSCALE, WEIGHT_RANGE,
                                 change_range, cursor_shape, enlarge, memory_clip, memory_range, plotly_config,
                                 set_cursor, slot_window, trace_phases)
@@ -37,7 +38,7 @@ __all__ = [
     "cursor_shape", "set_cursor", "plotly_config", "enlarge", "sequence_figure", "memory_figure",
     "memory_change_figure", "weights_over_time_figure", "stage_parameters", "format_parameter",
     "addressing_figure", "stage_widths", "shift_figure", "vector_panels", "vectors_figure", "weighting_figure", "stage_figure",
-    "similarity_figure", "matrix_figure", "curves_figure", "sample_figure", "generalisation_figure",
+    "similarity_figure", "matrix_figure", "memory_key_figure", "lab_stage_title", "curves_figure", "sample_figure", "generalisation_figure",
     "examples_figure", "format_duration",
     "lab_bars", "lab_allocation_figure", "lab_write_figure", "lab_link_figure", "lab_precedence_figure",
     "lab_heads_figure", "lab_read_figure", "lab_read_modes_figure",

@@ -149,45 +149,106 @@ def _previous_line(previous: np.ndarray, **axes: str) -> dict[str, Any]:
 
 
 # ---- the Addressing lab: loose arrays, same look -------------------------------------------------
+# Compact pictures that fit three across a projector's screen: no colour bar (a bar's height and the fixed
+# axis carry its value; the colour repeats it on the weight scale), and a weighting's axis runs on above 1
+# to LAB_HEADROOM, so the band above the bars holds the legend of the previous weighting inside the plot.
+
+LAB_HEADROOM = 1.25
+LAB_MARGIN = dict(l=40, r=8, t=30, b=36)
+
+
+def slot_ticks(n: int) -> dict[str, Any]:
+    """An x axis over ``n`` slots: every slot labelled up to 12, then every 2nd, then every 4th."""
+    return dict(title=dict(text="slot i", standoff=4), tick0=0, dtick=1 if n <= 12 else 2 if n <= 24 else 4,
+                range=[-0.5, n - 0.5], showgrid=False, zeroline=False)
+
 
 def weighting_figure(w: np.ndarray, title: str, previous: np.ndarray | None = None,
                      height: int = 230) -> go.Figure:
-    """One ``[N]`` weighting over the slots as bars on the fixed [0, 1] scale (optionally with a
-    previous weighting as a grey line, named in a legend at the bottom left)."""
+    """One ``[N]`` weighting over the slots as bars on the fixed [0, 1] scale (ticks 0, 0.5, 1; the axis
+    goes on to ``LAB_HEADROOM``), optionally with a previous weighting as a grey line, named in a legend
+    in the band above the bars."""
     w = np.asarray(w, dtype=float)
     slots = np.arange(w.shape[0])
     data = [dict(type="bar", x=slots, y=w, name="w", showlegend=False,
                  marker=dict(color=w, coloraxis="coloraxis", line=dict(width=0)),
                  hovertemplate=f"slot %{{x}}<br>w = %{{y{HOVER_NUMBER}}}<extra></extra>")]
-    layout = dict(xaxis=dict(title=dict(text="slot i"), dtick=1 if w.shape[0] <= 32 else None),
-                  yaxis=dict(range=list(WEIGHT_RANGE), fixedrange=True),
-                  coloraxis=weight_axis("w"), bargap=0.15, margin=dict(l=45, r=10, t=40, b=40))
-    if previous is not None:         # named in a legend at the bottom left, clear of the title and the bars
-        data.append(_previous_line(np.asarray(previous, dtype=float)) | dict(name="previous w", showlegend=True))
-        layout.update(showlegend=True, margin=dict(l=45, r=10, t=40, b=58),
-                      legend=dict(orientation="h", x=0, xanchor="left", y=0, yref="container", yanchor="bottom",
-                                  bgcolor="rgba(255,255,255,0)", font=dict(size=11)))
-    return figure(data, layout, height=height, title=title)
+    layout = dict(xaxis=slot_ticks(w.shape[0]),
+                  yaxis=dict(range=[WEIGHT_RANGE[0], LAB_HEADROOM], tickvals=[0, 0.5, 1], fixedrange=True),
+                  coloraxis=weight_axis("w") | dict(showscale=False), bargap=0.15, margin=dict(LAB_MARGIN))
+    if previous is not None:         # named in the band above the bars: inside the plot, clear of them
+        data.append(_previous_line(np.asarray(previous, dtype=float)) | dict(name=PREVIOUS_NAME, showlegend=True))
+        layout.update(showlegend=True, legend=dict(orientation="h", x=0.01, xanchor="left", y=1.0, yanchor="top",
+                                                   bgcolor="rgba(255,255,255,0)", font=dict(size=11)))
+    return figure(data, layout, height=height, title=title, margin_top=LAB_MARGIN["t"])
+
+
+def lab_stage_title(stage: Stage, number: int | None = None, param: dict[str, Any] | None = None) -> str:
+    """A lab picture's title: '2. content weighting wᶜ · β = 20' (a distribution's value is left out:
+    the lab shows its kernel beside its inputs)."""
+    title = f"cosine {stage.label} {stage.symbol}" if stage.parameter is None else \
+        f"{stage.label} weighting {stage.symbol}"
+    if number is not None:
+        title = f"{number}. {title}"
+    if param is not None and not isinstance(param["value"], dict):
+        title += f" · {format_parameter(param)}"
+    return title
 
 
 def stage_figure(stage: Stage, w: np.ndarray, previous: np.ndarray | None = None,
-                 height: int = 230) -> go.Figure:
-    """The ``[N]`` weighting a stage produced, titled from its table row ('content weighting wᶜ');
-    ``previous`` (w_{t-1}) is drawn, with a legend entry, when the stage mixes it in."""
-    title = f"{stage.label} weighting {stage.symbol}"
-    return weighting_figure(w, title, previous=previous if stage.mixes_previous else None, height=height)
+                 height: int = 230, number: int | None = None, param: dict[str, Any] | None = None) -> go.Figure:
+    """The ``[N]`` weighting a stage produced, titled from its table row ('content weighting wᶜ', with
+    its ``number`` in the lab and its scalar ``param``, as ``stage_parameters`` gives one); ``previous``
+    (w_{t-1}) is drawn, with a legend entry, when the stage mixes it in."""
+    return weighting_figure(w, lab_stage_title(stage, number, param),
+                            previous=previous if stage.mixes_previous else None, height=height)
 
 
-def similarity_figure(similarity: np.ndarray, height: int = 230) -> go.Figure:
+def similarity_figure(similarity: np.ndarray, height: int = 230,
+                      title: str = "cosine similarity K[k, M(i)]") -> go.Figure:
     """Cosine similarity K[k, M(i)] of the key to each slot (eq. 6), on its natural range [-1, 1]."""
     sim = np.asarray(similarity, dtype=float)
     data = [dict(type="bar", x=np.arange(sim.shape[0]), y=sim, name="K",
                  marker=dict(color=sim, cmin=-1, cmax=1, colorscale=MEMORY_COLORSCALE, line=dict(width=0)),
                  hovertemplate=f"slot %{{x}}<br>K = %{{y{HOVER_NUMBER}}}<extra></extra>")]
-    layout = dict(xaxis=dict(title=dict(text="slot i"), dtick=1 if sim.shape[0] <= 32 else None),
-                  yaxis=dict(range=[-1.05, 1.05], fixedrange=True), bargap=0.15,
-                  margin=dict(l=45, r=10, t=40, b=40))
-    return figure(data, layout, height=height, title="cosine similarity K[k, M(i)]")
+    layout = dict(xaxis=slot_ticks(sim.shape[0]), yaxis=dict(range=[-1.05, 1.05], tickvals=[-1, 0, 1],
+                                                             fixedrange=True),
+                  bargap=0.15, margin=dict(LAB_MARGIN))
+    return figure(data, layout, height=height, title=title, margin_top=LAB_MARGIN["t"])
+
+
+WRITTEN_CELLS = (12, 6)                # a lab matrix writes its values in the cells up to this many rows, columns
+
+
+def memory_key_figure(memory: np.ndarray, key: np.ndarray, half_range: float | None = None,
+                      height: int = 300, title: str = "Memory M and key k") -> go.Figure:
+    """The lab's ``[N, M]`` memory (slots down) and its ``[M]`` key as one more row below it, in one
+    figure on one diverging colour scale symmetric about 0 (``half_range``, else the largest |value|),
+    sharing the memory-column axis. Values are written in the cells while the memory is small
+    (``WRITTEN_CELLS``); hover shows each one."""
+    z, k = np.asarray(memory, dtype=float), np.asarray(key, dtype=float)
+    n, m = z.shape
+    r = half_range if half_range is not None else max(float(np.abs(z).max(initial=0.0)),
+                                                      float(np.abs(k).max(initial=0.0)), MIN_RANGE)
+    written = n <= WRITTEN_CELLS[0] and m <= WRITTEN_CELLS[1]
+    key_share = min(max(1.0 / (n + 1), 0.08), 0.2)
+    axes, layout = grid(1, 2, heights=[1.0 - key_share, key_share], vgap=0.06)
+    (xm, ym), (xk, yk) = axes[0][0], axes[1][0]
+    cells = dict(type="heatmap", x=np.arange(m), zmin=-r, zmax=r, zmid=0.0, colorscale=MEMORY_COLORSCALE,
+                 xgap=1, ygap=1, texttemplate="%{z:.2f}" if written else "", textfont=dict(size=10))
+    data = [cells | dict(z=z, y=np.arange(n), xaxis=xm, yaxis=ym, name="M",
+                         colorbar=dict(thickness=10, len=1.0, y=0.5, yanchor="middle"),
+                         hovertemplate=f"slot %{{y}} · column %{{x}}<br>M = %{{z{HOVER_NUMBER}}}<extra></extra>"),
+            cells | dict(z=k[None, :], y=["k"], xaxis=xk, yaxis=yk, name="k", showscale=False,
+                         hovertemplate=f"key · column %{{x}}<br>k = %{{z{HOVER_NUMBER}}}<extra></extra>")]
+    layout[axis_key(xm, "x")].update(matches=xk, showticklabels=False, dtick=1, showgrid=False, zeroline=False)
+    layout[axis_key(xk, "x")].update(title=dict(text="memory column", standoff=4), dtick=1, showgrid=False,
+                                     zeroline=False)
+    layout[axis_key(ym, "y")].update(title=dict(text="slot i", standoff=2), autorange="reversed",
+                                     dtick=1 if n <= 12 else 4, showgrid=False, zeroline=False)
+    layout[axis_key(yk, "y")].update(showgrid=False, zeroline=False, fixedrange=True)
+    layout.update(margin=dict(LAB_MARGIN))
+    return figure(data, layout, height=height, title=title, margin_top=LAB_MARGIN["t"])
 
 
 def matrix_figure(matrix: np.ndarray, title: str, half_range: float | None = None, height: int = 300,

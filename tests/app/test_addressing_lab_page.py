@@ -1,7 +1,8 @@
 """The Addressing lab (AppTest): every stage recomputes from the controls through ntm.addressing,
-shown with its equation and library source; bad hand-edited input gets a clear message; the lab's
+shown with its equation above its numbered picture and its library source; bad hand-edited input gets a clear message; the lab's
 state is in the URL, scenarios open by name or link, and an exact tie gets its hint."""
 
+import base64
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from ntm import addressing
+from ntm import addressing, lab
 from ntm.io import ROOT
 
 pytestmark = pytest.mark.timeout(120)
@@ -39,12 +40,16 @@ def chart(at, key: str) -> dict:
     return found
 
 
+def values(spec) -> np.ndarray:
+    """A figure's array as Plotly's JSON holds it: a list, or a typed array (base64, with its shape)."""
+    if isinstance(spec, dict):
+        flat = np.frombuffer(base64.b64decode(spec["bdata"]), dtype=np.dtype(spec["dtype"]))
+        return flat.reshape([int(d) for d in str(spec["shape"]).split(",")]) if "shape" in spec else flat
+    return np.asarray(spec)
+
+
 def bars(at, function: str) -> np.ndarray:
-    y = chart(at, f"fig_{function}")["data"][0]["y"]
-    if isinstance(y, dict):
-        import base64
-        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=np.dtype(y["dtype"]))
-    return np.asarray(y)
+    return values(chart(at, f"fig_{function}")["data"][0]["y"])
 
 
 def expected(memory, key, beta, prev, g, s, gamma) -> dict[str, np.ndarray]:
@@ -62,7 +67,11 @@ def seeded_memory(seed=0, n=8, m=4) -> np.ndarray:
 
 
 def test_every_stage_is_the_library_result_with_its_equation_and_source(at):
-    assert len(at.get("plotly_chart")) == 7
+    assert len(at.get("plotly_chart")) == 6                   # the memory and key, and the five stages
+    memory_fig = chart(at, "fig_memory")
+    assert [d["name"] for d in memory_fig["data"]] == ["M", "k"]
+    np.testing.assert_allclose(values(memory_fig["data"][0]["z"]), seeded_memory())
+    np.testing.assert_allclose(values(memory_fig["data"][1]["z"]), seeded_memory()[2][None, :], atol=1e-3)
     memory = seeded_memory()
     prev = np.eye(8)[0]
     want = expected(memory, memory[2], 5.0, prev, 0.5, [0.0, 0.0, 1.0], 1.0)
@@ -79,10 +88,10 @@ def test_headings_equations_code_and_slider_labels_come_from_the_stage_table(at)
     rows = (addressing.SIMILARITY,) + addressing.STAGES
     assert [x.value.strip("$\n") for x in at.latex] == [stage.equation for stage in rows]
     assert [x.value.split("\n")[0] for x in at.code] == [stage.code for stage in rows]
-    headings = [x.value for x in at.markdown if x.value.startswith("#### ")]
-    assert headings == ["#### Memory M and key k", "#### 1. Similarity of the key to each slot", "#### 2. Content weighting (β = 5)",
-                        "#### 3. Interpolation (g = 0.5)", "#### 4. Convolutional shift (s = {-1: 0, 0: 0, +1: 1})",
-                        "#### 5. Sharpening (γ = 1)"]
+    titles = [chart(at, f"fig_{stage.function}")["layout"]["title"]["text"] for stage in rows]
+    assert titles == ["1. cosine similarity K", "2. content weighting wᶜ · β = 5", "3. gated weighting wᵍ · g = 0.5",
+                      "4. shifted weighting w̃", "5. sharpened weighting w · γ = 1"]
+    assert any(c.value == "→ s = (0, 0, 1)" for c in at.caption)      # the normalised shift kernel
     assert [c.value for c in at.caption if c.value.startswith("Eq. ")] == [stage.note for stage in rows]
     for name in ("beta", "g", "gamma"):
         (stage,) = [s for s in addressing.STAGES if s.parameter.name == name]
@@ -96,7 +105,9 @@ def test_teacher_mode_enlarges_the_stage_figures_and_hides_the_source(at):
     at.session_state["teacher"] = True
     at.run()
     assert not at.exception and chart(at, "fig_sharpen")["layout"]["height"] > normal
-    assert len(at.code) == 0 and len(at.latex) == 5           # the equations stay
+    assert len(at.code) == 0 and len(at.latex) == 5           # the equations stay, with each stage's note on hover
+    rows = (addressing.SIMILARITY,) + addressing.STAGES
+    assert [x.proto.help for x in at.latex] == [f"{stage.title}. {stage.note}" for stage in rows]
 
 
 def test_sliders_recompute_live(at):
@@ -187,3 +198,13 @@ def test_an_exact_tie_gets_the_hint_and_a_broken_tie_does_not():
     np.testing.assert_allclose(bars(at, "sharpen")[[2, 3, 4]], [1 / 3] * 3, atol=1e-6)
     at.number_input(key="lab_s_p1").set_value(1.5).run()       # unequal weights: γ can pick slot 4
     assert not at.info and bars(at, "sharpen")[4] > 0.99
+
+
+def test_in_teacher_mode_the_tie_hint_is_what_to_look_at():
+    at = lab_page(scenario="exact-tie")
+    at.session_state["teacher"] = True
+    at.run()
+    assert not at.info and not at.code                          # the one screen: no boxes below the pictures
+    (hint,) = [c.value for c in at.caption if "tie exactly" in c.value]
+    assert hint.startswith(":material/lightbulb: Slots 2, 3, 4 tie exactly")
+    assert not any(c.value == lab.SCENARIOS["exact-tie"].what_to_look_at for c in at.caption)
