@@ -118,9 +118,9 @@ st.html("<style>[data-testid='stLayoutWrapper']:has(> .st-key-lab_controls) {pos
         " .st-key-lab_controls [data-testid='stVerticalBlock'] {gap: 0.4rem;}"
         " .stMainBlockContainer h1 {font-size: 2rem; padding: 0.75rem 0 0.25rem;}"
         " .st-key-lab_pictures {padding-top: 0.9rem;} .st-key-lab_pictures .katex-display {margin: 0.1rem 0;}"
-        " .st-key-lab_pictures .katex {font-size: 1.05em;}"
+        " .st-key-lab_pictures .katex {font-size: 1em;}"
         "</style>")
-left, right = st.columns([1.1, 3.35], gap="medium")
+left, right = st.columns([1.25, 3.35], gap="small")
 left.title("Addressing lab")
 with left.container(key=K + "controls"):
     scenario = st.selectbox("Scenario", [CUSTOM, *lab.SCENARIOS], key=K + "scenario", on_change=_choose_scenario,

@@ -2,7 +2,7 @@
 named scenario (and the largest memory the lab allows), without scrolling, the controls and every stage's
 picture with its equation above it lie between the app's header and the 720 px fold; each equation is whole
 (not clipped, not scrolled) and sits above its own picture; the pictures keep a readable plot area; and no
-button label, equation, figure title or legend overflows its box."""
+button label, control's value, equation, figure title or legend overflows its box."""
 
 import pytest
 
@@ -34,7 +34,9 @@ MEASURE = """() => {
   const equations = [...document.querySelectorAll('.stMainBlockContainer .katex-display')].filter(shown).map(e => ({
     ...box(e), over: e.scrollWidth - e.clientWidth, inner: box(e.querySelector('.katex'))}));
   const main = document.querySelector('[data-testid="stMain"]') || document.scrollingElement;
-  return {header: header ? box(header).bottom : 0, figures, equations, scrolled: main.scrollTop,
+  const fields = [...document.querySelectorAll('.st-key-lab_controls input')].filter(shown).map(i => ({
+    label: i.getAttribute('aria-label'), value: i.value, over: i.scrollWidth - i.clientWidth}));
+  return {header: header ? box(header).bottom : 0, figures, equations, fields, scrolled: main.scrollTop,
           controls: box(document.querySelector('.st-key-lab_controls'))};
 }"""
 
@@ -67,6 +69,8 @@ def test_the_lab_fits_one_projector_screen_in_teacher_mode(app_server, browser, 
         assert m["scrolled"] == 0
 
         assert inside(m["controls"], screen), ("controls", m["controls"])
+        for field in m["fields"]:                                    # the scenario's name shown whole, not cut
+            assert field["over"] <= 1, field
         memory = [f for f in m["figures"] if f["title"].startswith("memory m")]
         assert len(memory) == 1 and inside(memory[0]["box"], screen), ("memory and key", memory)
         pictures = []
