@@ -13,6 +13,7 @@ folder every ``STALE_TEMP_SECONDS`` per process), so orphans do not pile up.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -89,14 +90,37 @@ def _sweep_now_and_then(folder: Path) -> None:
         remove_stale_temp_files(folder)
 
 
+def _process_umask() -> int:
+    """The process's umask (read once: reading it means setting it, which is not thread-safe)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _process_umask()
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits ``path`` should have after a rewrite: its own if it exists, else what
+    ``open(path, "w")`` would give (0o666 less the umask). ``mkstemp`` makes every temporary file
+    0o600, which ``os.replace`` would otherwise pass on to a preset or a store others read."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return 0o666 & ~UMASK
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader, or the file after a crash, is the old content
-    or the new one, never a mix (temporary file in the same folder, fsync, ``os.replace``)."""
+    or the new one, never a mix (temporary file in the same folder, fsync, ``os.replace``). The
+    file keeps its permission bits, and a new one gets the usual ones (``_mode_for``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _sweep_now_and_then(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        with contextlib.suppress(OSError):     # a filesystem without modes: the write still goes on
+            os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -26,6 +26,24 @@ def test_atomic_write_replaces_the_file_and_creates_its_folder(tmp_path):
     assert leftovers(target.parent) == []
 
 
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_a_new_file_gets_the_permissions_the_umask_gives(tmp_path, monkeypatch, umask, mode):
+    """Not mkstemp's 0o600: a preset or store written here is readable as any file the user makes."""
+    monkeypatch.setattr(io, "UMASK", umask)
+    atomic_write_text(tmp_path / "new.txt", "x")
+    assert (tmp_path / "new.txt").stat().st_mode & 0o777 == mode
+
+
+def test_a_rewritten_file_keeps_its_permissions(tmp_path):
+    path = tmp_path / "kept.json"
+    atomic_write_json(path, {"a": 1})
+    for mode in (0o600, 0o640, 0o644):
+        path.chmod(mode)
+        atomic_write_json(path, {"a": 2})
+        assert path.stat().st_mode & 0o777 == mode
+    assert path.read_text().strip().endswith("}")
+
+
 @pytest.mark.parametrize("fail_at", ["fsync", "replace"])
 def test_a_failed_write_leaves_the_old_file_whole_and_no_temp_file(tmp_path, monkeypatch, fail_at):
     target = tmp_path / "state.json"
