@@ -34,14 +34,6 @@ from ntm.longterm import vector_index  # noqa: E402
 K = 10
 
 
-def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int = K, chunk: int = 100_000) -> np.ndarray:
-    """[Q, k] ids of the k highest cosines (unit rows), by brute force in chunks of the rows."""
-    sims = np.empty((len(queries), len(vectors)), np.float32)
-    for start in range(0, len(vectors), chunk):
-        sims[:, start:start + chunk] = queries @ vectors[start:start + chunk].T
-    return np.argpartition(-sims, k, axis=1)[:, :k]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -60,7 +52,7 @@ def main() -> None:
               "index": {"connectivity": args.connectivity, "expansion_add": args.expansion_add,
                         "quantisation": vector_index.QUANTISATION}}
     vectors, queries = bench_longterm.make_vectors(args.n, 384, "clustered", args.queries, seed=0)
-    truth = exact_top(vectors, queries)
+    truth = bench_longterm.exact_top_k(vectors, queries, K)
     index = Index(ndim=384, metric="cos", dtype=vector_index.QUANTISATION, connectivity=args.connectivity,
                   expansion_add=args.expansion_add)
     start = time.perf_counter()
