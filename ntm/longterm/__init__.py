@@ -13,7 +13,7 @@ One concern per module, imported in this order (no cycles):
     codec.py         the JSON graph export: graph_to_json, graph_from_json (streamed, checked)
     paths.py         where the embedded store lives; paths as users see them
     store.py         LongTermStore, the interface (writes, JSON import/export written once)
-    vector_index.py  nearest-neighbour search kept in step with a database (NumPy exact, usearch HNSW)
+    vector_index.py  nearest-neighbour search kept in step with a database (NumPy exact; faiss sign bits + int8)
     sqlite_store.py  SQLiteStore, the default: one SQLite database, incremental crash-safe writes
     embedded.py      EmbeddedStore: networkx + numpy, one JSON file (the old default; migrates)
     neo4j_store.py   Neo4jStore: the official driver; parameterised, batched, idempotent Cypher

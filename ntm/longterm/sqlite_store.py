@@ -22,9 +22,9 @@ may use one database: SQLite serialises the writers (waiting up to ``busy_timeou
 every read sees the latest commit.
 
 Nearest-neighbour search runs on an index in memory (``vector_index``: exact NumPy scan up to
-20,000 embeddings, an HNSW graph index from usearch above), caught up with the database before
-each query and saved beside it (``graph.sqlite3.hnsw``) when closed. Candidates are re-scored from the
-stored float32 vectors, so scores are exact cosines in every case.
+20,000 embeddings, sign bits scanned by Hamming distance and re-scored in int8 above), built from
+the database by the first query and caught up with it before each one. Candidates are re-scored
+from the stored float32 vectors, so scores are exact cosines in every case.
 
 Migration: if the legacy JSON store (``graph.json``, ``EmbeddedStore``) exists beside the
 database and has changed since it was last read, its whole content is written into the
@@ -61,6 +61,7 @@ DB_VERSION = 1
 DB_SUFFIX = ".sqlite3"
 BUSY_TIMEOUT_S = 60.0          # a writer waits this long for another process's write to finish
 OVERFETCH = 10                 # candidates asked of the index beyond k, re-scored exactly
+_BUILD_CHUNK = 50_000          # embeddings read at a time when an index is built (bounds the memory)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -140,13 +141,14 @@ class SQLiteStore(LongTermStore):
         self._fixed_dimension = dimension
         self.exact_limit = exact_limit
         self._lock = threading.RLock()
-        self._index: vector_index.ExactIndex | vector_index.HNSWIndex | None = None
+        self._index: vector_index.ExactIndex | vector_index.BinaryIndex | None = None
         self._index_at: tuple[str, int] | None = None       # (generation, seq) the index has applied
-        self._index_saved: tuple[str, int] | None = None
         self._db: sqlite3.Connection | None = None
         with self._disk("open"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = self._connect()
+        with contextlib.suppress(OSError):      # indexes saved by earlier versions: rebuilt now, not read
+            vector_index.remove_old_files(self.path)
         try:
             self._migrate_legacy()
             have = self._meta("dimension")
@@ -380,9 +382,7 @@ class SQLiteStore(LongTermStore):
             cur.execute("DELETE FROM meta WHERE key = 'dimension'")
             self._set_meta(cur, "generation", uuid.uuid4().hex)     # every index of the old graph is void
         with self._lock:
-            self._index = self._index_at = self._index_saved = None
-            with contextlib.suppress(OSError):
-                vector_index.discard(self.path)
+            self._index = self._index_at = None
 
     # -- reading ---------------------------------------------------------------------
     @property
@@ -400,11 +400,6 @@ class SQLiteStore(LongTermStore):
         generation, seq = self._meta("generation", cur), self._meta("seq", cur)
         if self._index is None or self._index_at is None or self._index_at[0] != generation:
             self._index, self._index_at = None, None
-            saved = vector_index.load(self.path)
-            if saved is not None and saved[1].get("generation") == generation and saved[0].dim == dim \
-                    and saved[1].get("seq", seq + 1) <= seq:
-                self._index, self._index_at = saved[0], (generation, int(saved[1]["seq"]))
-                self._index_saved = self._index_at
         if self._index is not None and self._index_at[1] < seq:
             since = self._index_at[1]
             changed = cur.execute("SELECT rid, embedding FROM propositions WHERE vseq > ?", (since,)).fetchall()
@@ -416,11 +411,12 @@ class SQLiteStore(LongTermStore):
                                 np.frombuffer(b"".join(b for _, b in with_vectors), "<f4").reshape(-1, dim))
             self._index_at = (generation, seq)
         if self._index is None or vector_index.wants_rebuild(self._index, self._index.ntotal, self.exact_limit):
-            rows = cur.execute("SELECT rid, embedding FROM propositions WHERE embedding IS NOT NULL").fetchall()
-            ids = np.array([r for r, _ in rows], np.int64)
-            vectors = np.frombuffer(b"".join(b for _, b in rows), "<f4").reshape(-1, dim)
-            del rows
-            self._index = vector_index.build(ids, vectors, dim, self.exact_limit)
+            n = cur.execute("SELECT count(*) FROM propositions WHERE embedding IS NOT NULL").fetchone()[0]
+            self._index = vector_index.new(dim, n, self.exact_limit)
+            cur.execute("SELECT rid, embedding FROM propositions WHERE embedding IS NOT NULL")
+            while rows := cur.fetchmany(_BUILD_CHUNK):
+                self._index.add(np.array([r for r, _ in rows], np.int64),
+                                np.frombuffer(b"".join(b for _, b in rows), "<f4").reshape(-1, dim))
             self._index_at = (generation, seq)
 
     def nearest(self, vector: Any, k: int = 5) -> list[Neighbour]:
@@ -509,24 +505,10 @@ class SQLiteStore(LongTermStore):
                     for table in ("propositions", "relations", "training_logs")}
 
     # -- lifetime --------------------------------------------------------------------
-    def save_index(self) -> None:
-        """Save a large nearest-neighbour index beside the database, so the next open need not
-        rebuild it (done by ``close``; a no-op for small or unchanged indexes)."""
-        with self._lock:
-            index = self._index
-            if index is None or index.kind != "hnsw" or index.ntotal < vector_index.SAVE_AT_LEAST:
-                return
-            if self._index_saved == self._index_at:
-                return
-            with contextlib.suppress(OSError):      # only a cache: failing to save it loses nothing
-                vector_index.save(index, self.path, {"generation": self._index_at[0], "seq": self._index_at[1]})
-                self._index_saved = self._index_at
-
     def close(self) -> None:
         with self._lock:
             if self._db is None:
                 return
-            self.save_index()
             self._db.close()
             self._db = None
             self._index = None

@@ -1,61 +1,60 @@
 """Nearest-neighbour search over the embeddings of the SQLite store, kept in step with it.
 
-The database is the truth; this index is a cache of it in memory (and, when large, in a file
-beside the database). Every embedding written is stamped with the write's sequence number
-``vseq`` and every deleted one leaves a tombstone ``(seq, rid)``; an index that has applied
-everything up to ``seq`` catches up by removing the ids changed or deleted since, then adding
-their current vectors. Applying a change twice gives the same index, so a stale saved index,
-a crash between saving the index and its description, or another process's writes are all
-healed by the same catch-up.
+The database is the truth; this index is a cache of it in memory, built from the database
+when a store first searches and never saved. Every embedding written is stamped with the
+write's sequence number ``vseq`` and every deleted one leaves a tombstone ``(seq, rid)``; an
+index that has applied everything up to ``seq`` catches up by removing the ids changed or
+deleted since, then adding their current vectors. Applying a change twice gives the same
+index, so another process's writes are followed by the same catch-up.
 
-Two kinds, chosen by size (n = live embeddings):
+Two kinds, chosen by size (n = live embeddings, D = dimension):
 
-  ExactIndex  n < exact_limit: the [n, D] matrix of unit rows in NumPy; a query is one
-              matrix-vector product, cos(q, x_i) = x_i . q / (|x_i| |q|), exact.
-  HNSWIndex   n >= exact_limit: a hierarchical navigable small-world graph (Malkov & Yashunin,
-              2018) from ``usearch``: every vector is a node linked to about M near others on
-              each of a few layers (a node reaches layer l with probability ~ M^-l); a query
-              descends greedily from the sparse top layer and searches layer 0 best-first,
-              keeping the ``ef`` best nodes seen, so it visits O(ef M log n) nodes instead of
-              n. Vectors are kept quantised to int8 (cosine on the quantised rows), 384 bytes a
-              384-dim vector; the store re-scores the candidates from the exact float32 rows.
-              Vectors are removed by id (their slot is freed and reused), so deletions and
-              re-embeddings are followed without a rebuild. Rebuilt when n shrinks below
-              exact_limit / 2 (back to ExactIndex) or when more vectors have been removed
-              since it was built than it now holds (removed nodes leave holes in the graph).
+  ExactIndex   n < exact_limit: the [n, D] float32 matrix of unit rows in NumPy; a query is
+               one matrix-vector product, cos(q, x_i) = x_i . q / (|x_i| |q|), exact.
+  BinaryIndex  n >= exact_limit: binary quantisation, then re-scoring (as in Charikar's
+               SimHash, 2002, and the "binary + rescore" retrieval of sentence embeddings).
+               Each unit row keeps its D sign bits b_i = [x_i > 0] (D/8 bytes: 48 at D = 384).
+               For a random hyperplane through the origin the chance that x and q fall on
+               different sides is theta / pi (theta the angle between them), and the sign bits
+               of a sentence embedding behave much like such hyperplanes, so
+                   E[hamming(b_q, b_i)] / D ~ theta(q, x_i) / pi,
+               a monotone proxy for cosine. A query scans all n codes with SIMD popcount
+               (faiss ``IndexBinaryFlat``: exact Hamming, no graph, no training), keeps the
+               ``candidates(n)`` nearest by Hamming, re-scores those with an int8 copy of the
+               rows (x_i ~ c_i * s_i, c_i in [-127, 127]^D, s_i = max|x_i| / 127), and returns
+               the best. The store then re-scores the top k + 10 from the float32 rows, so the
+               scores it reports are exact cosines. Rows are appended (amortised O(1) per add);
+               a removed row is marked dead in a bitmap the scan skips, and the arrays are
+               compacted once dead rows outnumber live ones, so deletions and re-embeddings
+               are followed without a rebuild. Rebuilt as ExactIndex when n shrinks below
+               exact_limit / 2.
 
 Both hold ids (the proposition's integer ``rid``) and answer ``search(q, n) -> ids`` with the
 best ``n`` candidates; the store re-scores them from the database.
+
+Why not save the index beside the database: at 1M x 384 the binary index is built in about a
+second from the vectors, and reading those from SQLite is the cost either way (a saved index
+would hold the same 430 MB of codes); rebuilding on open keeps one truth and no cache files
+to keep in step (docs/longterm.md, "Search"). Files of the indexes saved by earlier versions
+(faiss IVF ``.ivf``, usearch HNSW ``.hnsw``) are removed when a store opens.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import os
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from ..io import atomic_write_text
-
 EXACT_LIMIT = 20_000        # below this many embeddings, search is an exact scan (~8-12 ms at 20k x 384)
-SAVE_AT_LEAST = EXACT_LIMIT // 2   # every graph index is saved: building one takes 10-60 s here
 
-# HNSW settings (usearch names; hnswlib/faiss call them M, efConstruction, efSearch). Measured on
-# the bench's clustered 384-dim data, 10,000 and 100,000 vectors, busy 2-core machine (load 5-8),
-# recall@10 after the store's exact re-scoring of k + 10 candidates (docs/longterm.md):
-CONNECTIVITY = 16       # M, links a node keeps per layer (2M on layer 0): 32 built 1.3x slower for no
-                        # better recall (0.998 against 1.000 at 10,000)
-EXPANSION_ADD = 64      # efConstruction, candidates kept while linking a new node: 128 built 1.7x
-                        # slower for the same recall (1.000 at 10,000)
-EXPANSION_SEARCH = 128  # ef, candidates kept by a query: recall 0.998 at 100,000 in 1.6 ms
-                        # (64: 0.983 in 1.1 ms); the target is 0.95 within 20 ms
-QUANTISATION = "i8"     # int8 rows: 4x smaller than float32, built 3.6x faster than float32 and
-                        # 1.7-2.5x faster than float16 at 10,000, recall unchanged once the store
-                        # re-scores the candidates exactly (0.998-1.000)
+# BinaryIndex settings, measured on the bench's clustered 384-dim data (bench/bench_binary_recall.py,
+# bench/README.md), 1M vectors, busy 2-core machine, recall@10 after the store's exact re-scoring
+# of k + 10 candidates:
+HAMMING_CANDIDATES = 1000   # rows kept by the Hamming scan for int8 re-scoring, at least: at 1M
+                            # 500 -> recall 0.96, 1,000 -> 0.97, 2,000 -> 0.98 at about twice the time
+CANDIDATES_PER_RESULT = 50  # ... and at least this many per id asked for (k + 10 = 20 -> 1,000)
+COMPACT_AT_LEAST = 1024     # dead rows are compacted away only past this many (and past the live ones)
 
 
 def unit_rows(m: np.ndarray) -> np.ndarray:
@@ -119,145 +118,160 @@ class ExactIndex:
         return self._ids[np.argpartition(-scores, n - 1)[:n]]
 
 
-class HNSWIndex:
-    """A ``usearch.Index`` (HNSW graph, cosine on int8-quantised unit rows) keyed by ``rid``.
+class BinaryIndex:
+    """Sign bits in a faiss ``IndexBinaryFlat`` plus an int8 copy of the rows (module docstring).
 
-    ``connectivity`` (M), ``expansion_add`` (efConstruction) and ``expansion_search`` (ef): see
-    the module constants for what they are and why these values. ``removed`` counts vectors
-    removed since the graph was built (their slots are reused, but a graph that has lost more
-    nodes than it holds is rebuilt: see ``wants_rebuild``)."""
+    Row r (in order of adding) holds: its sign bits in the faiss index ([rows, ceil(D/8)] uint8,
+    bits past D are 0 in every row), ``_codes[r]`` [D] int8, ``_scale[r]`` its s, ``_ids[r]`` its
+    rid, and bit r of ``_alive`` (little-endian bitmap, what faiss's ``IDSelectorBitmap`` reads)."""
 
-    kind = "hnsw"
+    kind = "binary"
 
-    def __init__(self, dim: int, connectivity: int = CONNECTIVITY, expansion_add: int = EXPANSION_ADD,
-                 expansion_search: int = EXPANSION_SEARCH, index=None, removed: int = 0):
-        from usearch.index import Index
+    def __init__(self, dim: int):
+        import faiss
 
-        self.index = index if index is not None else Index(
-            ndim=dim, metric="cos", dtype=QUANTISATION, connectivity=connectivity,
-            expansion_add=expansion_add, expansion_search=expansion_search)
-        self.index.expansion_add, self.index.expansion_search = expansion_add, expansion_search
-        self.removed = removed
-
-    @property
-    def dim(self) -> int:
-        return self.index.ndim
+        self.dim = dim
+        self._faiss = faiss.IndexBinaryFlat(8 * ((dim + 7) // 8))
+        self._codes = np.zeros((0, dim), np.int8)
+        self._scale = np.zeros(0, np.float32)
+        self._ids = np.zeros(0, np.int64)
+        self._alive = np.zeros(0, np.uint8)
+        self._rows = 0                   # rows written (live + dead)
+        self._dead = 0
+        self._row: dict[int, int] = {}
 
     @property
     def ntotal(self) -> int:
-        return len(self.index)
+        """Live vectors."""
+        return self._rows - self._dead
 
     @property
     def settings(self) -> dict:
-        """What the bench and the saved description record."""
-        return {"connectivity": self.index.connectivity, "expansion_add": self.index.expansion_add,
-                "expansion_search": self.index.expansion_search, "quantisation": QUANTISATION}
+        """What the bench records."""
+        return {"hamming_candidates": HAMMING_CANDIDATES, "candidates_per_result": CANDIDATES_PER_RESULT,
+                "codes": "sign bits (faiss IndexBinaryFlat) + int8 rows"}
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """ids [n] int64 not in the index, vectors [n, D] (linked on all cores)."""
-        if len(ids):
-            self.index.add(np.ascontiguousarray(ids, dtype=np.uint64), unit_rows(vectors), threads=0)
+        """ids [n] int64 not in the index, vectors [n, D] float32 (any length): appended."""
+        n = len(ids)
+        if not n:
+            return
+        x = unit_rows(vectors)
+        if x.shape[1] != self.dim:
+            raise ValueError(f"vectors have {x.shape[1]} values, the index holds {self.dim}")
+        scale = np.abs(x).max(axis=1) / 127                                     # [n] s_i
+        r0, r1 = self._rows, self._rows + n
+        if r1 > len(self._ids):
+            self._grow(max(1024, 2 * r1))
+        self._codes[r0:r1] = np.rint(x / scale[:, None])
+        self._scale[r0:r1] = scale
+        self._ids[r0:r1] = ids
+        self._faiss.add(np.packbits(x > 0, axis=1))                            # [n, ceil(D/8)] sign bits
+        self._rows = r1
+        self._set_alive(np.arange(r0, r1), True)
+        for j, rid in enumerate(ids.tolist()):
+            self._row[rid] = r0 + j
+
+    def _grow(self, capacity: int) -> None:
+        for name in ("_codes", "_scale", "_ids"):
+            old = getattr(self, name)
+            new = np.zeros((capacity, *old.shape[1:]), old.dtype)
+            new[:self._rows] = old[:self._rows]
+            setattr(self, name, new)
+        alive = np.zeros((capacity + 7) // 8, np.uint8)
+        alive[:len(self._alive)] = self._alive
+        self._alive = alive
+
+    def _set_alive(self, rows: np.ndarray, alive: bool) -> None:
+        bits = np.left_shift(1, rows & 7).astype(np.uint8)
+        if alive:
+            np.bitwise_or.at(self._alive, rows >> 3, bits)
+        else:
+            np.bitwise_and.at(self._alive, rows >> 3, ~bits)
 
     def remove(self, ids: Iterable[int]) -> None:
-        """Drop these ids (those not held are ignored)."""
-        ids = np.fromiter((int(i) for i in ids), dtype=np.uint64)
-        if len(ids):
-            self.removed += int(self.index.remove(ids))
+        """Drop these ids (those not held are ignored): their rows are marked dead, and the
+        arrays compacted when dead rows outnumber live ones (amortised O(1) per removal)."""
+        rows = [r for r in (self._row.pop(int(rid), None) for rid in ids) if r is not None]
+        if not rows:
+            return
+        self._set_alive(np.array(rows, np.int64), False)
+        self._dead += len(rows)
+        if self._dead >= COMPACT_AT_LEAST and self._dead > self.ntotal:
+            self.compact()
+
+    def compact(self) -> None:
+        """Drop the dead rows, keeping the live ones in order."""
+        import faiss
+
+        keep = np.flatnonzero(np.unpackbits(self._alive, bitorder="little")[:self._rows])
+        bits = faiss.vector_to_array(self._faiss.xb).reshape(self._rows, -1)[keep]
+        self._faiss.reset()
+        self._faiss.add(bits)
+        n = len(keep)
+        self._codes[:n], self._scale[:n], self._ids[:n] = self._codes[keep], self._scale[keep], self._ids[keep]
+        self._alive[:] = 0
+        self._rows, self._dead = n, 0
+        self._set_alive(np.arange(n), True)
+        self._row = {rid: r for r, rid in enumerate(self._ids[:n].tolist())}
 
     def search(self, q: np.ndarray, n: int) -> np.ndarray:
-        """The ids of (about) the ``n`` rows with the highest cosine to q [D], best first."""
-        if not len(self.index):
+        """The ids of the ``n`` live rows with the highest int8 cosine c_i . q s_i among the
+        ``candidates`` nearest to q [D] (unit) in Hamming distance, in no fixed order."""
+        import faiss
+
+        live = self.ntotal
+        if not live or n <= 0:
             return np.zeros(0, np.int64)
-        return self.index.search(np.ascontiguousarray(q, dtype=np.float32), n).keys.astype(np.int64)
+        if q.shape[-1] != self.dim:
+            raise ValueError(f"the query has {q.shape[-1]} values, the index holds {self.dim}")
+        q = np.ascontiguousarray(q, dtype=np.float32)
+        over = min(live, max(HAMMING_CANDIDATES, CANDIDATES_PER_RESULT * n))
+        params = None
+        if self._dead:              # the scan skips dead rows (the bitmap test costs ~25% at 1M)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBitmap(self._rows, faiss.swig_ptr(self._alive)))
+        # One thread, as ExactIndex's einsum: on the busy 2-core machine two OpenMP threads made a
+        # 1M scan 3x slower (333 against 94 ms p50, load ~5), none faster.
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            _, rows = self._faiss.search(np.packbits(q > 0)[None], over, params=params)   # [1, over] rows
+        finally:
+            faiss.omp_set_num_threads(threads)
+        rows = rows[0][rows[0] >= 0]
+        scores = np.einsum("ij,j->i", self._codes[rows].astype(np.float32), q) * self._scale[rows]   # [over]
+        n = min(n, len(rows))
+        return self._ids[rows[np.argpartition(-scores, n - 1)[:n]]]
 
-    def save(self, path: Path) -> None:
-        self.index.save(str(path))
 
-    @classmethod
-    def load(cls, path: Path, removed: int = 0) -> "HNSWIndex":
-        from usearch.index import Index
-
-        index = Index.restore(str(path))
-        if index is None or index.metric_kind.name != "Cos" or index.dtype.name != QUANTISATION.upper():
-            raise ValueError("not an index of this kind")
-        return cls(index.ndim, index=index, removed=removed)
-
-
-def wants_rebuild(index: ExactIndex | HNSWIndex | None, n: int, exact_limit: int) -> bool:
-    """Whether an index holding ``n`` live vectors should be built anew: another kind is due,
-    or a graph has lost more nodes since it was built than it now holds."""
+def wants_rebuild(index: ExactIndex | BinaryIndex | None, n: int, exact_limit: int) -> bool:
+    """Whether an index holding ``n`` live vectors should be built anew: another kind is due."""
     if index is None:
         return True
     if index.kind == "exact":
         return n >= exact_limit
-    return n < exact_limit // 2 or index.removed > n
+    return n < exact_limit // 2
 
 
-def build(ids: np.ndarray, vectors: np.ndarray, dim: int, exact_limit: int) -> ExactIndex | HNSWIndex:
+def new(dim: int, n: int, exact_limit: int) -> ExactIndex | BinaryIndex:
+    """An empty index of the kind ``n`` vectors call for."""
+    return BinaryIndex(dim) if n >= exact_limit else ExactIndex(dim)
+
+
+def build(ids: np.ndarray, vectors: np.ndarray, dim: int, exact_limit: int) -> ExactIndex | BinaryIndex:
     """A new index over ``vectors`` [n, D] (ids [n]) of the kind their number calls for."""
-    index = HNSWIndex(dim) if len(ids) >= exact_limit else ExactIndex(dim)
+    index = new(dim, len(ids), exact_limit)
     index.add(ids, vectors)
     return index
 
 
-# ----------------------------------------------------------------------------- on disk
+def old_files(db_path: Path) -> tuple[Path, ...]:
+    """Files of the indexes earlier versions saved beside the database (faiss IVF, then usearch
+    HNSW, and their lock): the store removes them when it opens."""
+    return tuple(db_path.with_name(db_path.name + end)
+                 for end in (".ivf.json", ".ivf", ".ivf.lock", ".hnsw.json", ".hnsw", ".index.lock"))
 
 
-def saved_paths(db_path: Path) -> tuple[Path, Path]:
-    """Where a graph index is saved beside the database: the usearch file and its description."""
-    return db_path.with_name(db_path.name + ".hnsw"), db_path.with_name(db_path.name + ".hnsw.json")
-
-
-def _old_paths(db_path: Path) -> tuple[Path, ...]:
-    """Files of the faiss IVF index saved before issue 10's graph index (removed when seen)."""
-    return tuple(db_path.with_name(db_path.name + end) for end in (".ivf.json", ".ivf", ".ivf.lock"))
-
-
-@contextlib.contextmanager
-def _locked(db_path: Path):
-    """One process at a time saves or loads the index files (they change together)."""
-    with open(db_path.with_name(db_path.name + ".index.lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def save(index: HNSWIndex, db_path: Path, description: dict) -> None:
-    """Save the index and its description (``generation``, ``seq``, ...): the description is
-    removed first and written last, so a description on disk never claims more than the index
-    beside it holds (a crash in between leaves no description: the index is rebuilt)."""
-    index_path, desc_path = saved_paths(db_path)
-    tmp = index_path.with_name(f".{index_path.name}.{os.getpid()}.tmp")
-    with _locked(db_path):
-        desc_path.unlink(missing_ok=True)
-        try:
-            index.save(tmp)
-            os.replace(tmp, index_path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        atomic_write_text(desc_path, json.dumps({**description, "removed": index.removed, **index.settings}))
-        for path in _old_paths(db_path):
-            path.unlink(missing_ok=True)
-
-
-def load(db_path: Path) -> tuple[HNSWIndex, dict] | None:
-    """The saved index and its description, or None if there is none or it cannot be read
-    (it is only a cache: the caller rebuilds it from the database)."""
-    index_path, desc_path = saved_paths(db_path)
-    if not desc_path.exists():
-        return None
-    try:
-        with _locked(db_path):
-            description = json.loads(desc_path.read_text(encoding="utf-8"))
-            return HNSWIndex.load(index_path, int(description["removed"])), description
-    except Exception:  # noqa: BLE001 - any damage at all means "rebuild"
-        return None
-
-
-def discard(db_path: Path) -> None:
-    """Remove a saved index (after ``clear``: it describes a graph that is gone)."""
-    with _locked(db_path):
-        for path in (*reversed(saved_paths(db_path)), *_old_paths(db_path)[:2]):
-            path.unlink(missing_ok=True)
+def remove_old_files(db_path: Path) -> None:
+    for path in old_files(db_path):
+        path.unlink(missing_ok=True)

@@ -102,13 +102,13 @@ def neo4j_store(neo4j_target):
             store.close()
 
 
-@pytest.fixture(params=["sqlite", "sqlite-hnsw", "embedded", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+@pytest.fixture(params=["sqlite", "sqlite-binary", "embedded", pytest.param("neo4j", marks=pytest.mark.neo4j)])
 def store(request, tmp_path):
     """An empty store of each backend: the same behavioural tests run against all of them
-    ("sqlite-hnsw": the SQLite store searching with its HNSW index from the first vector on)."""
+    ("sqlite-binary": the SQLite store searching with its binary index from the first vector on)."""
     if request.param.startswith("sqlite"):
         from ntm.longterm.sqlite_store import SQLiteStore
-        s = SQLiteStore(tmp_path / "graph.sqlite3", exact_limit=1 if request.param == "sqlite-hnsw" else 20_000)
+        s = SQLiteStore(tmp_path / "graph.sqlite3", exact_limit=1 if request.param == "sqlite-binary" else 20_000)
         yield s
         s.close()
     elif request.param == "embedded":

@@ -1,7 +1,7 @@
 """What only the SQLite store (the default embedded backend) promises: the old JSON store
 migrates into it with nothing lost, a process killed mid-write loses no acknowledged write,
 several processes and instances share one database, and its nearest-neighbour index stays in
-step with the database (the graph index itself: test_hnsw_index.py). The shared behaviour is in
+step with the database (the graph index itself: test_binary_index.py). The shared behaviour is in
 test_store.py (the ``store`` fixture runs it on this backend too)."""
 
 from __future__ import annotations
@@ -229,4 +229,4 @@ def test_two_instances_see_each_others_writes_and_searches_follow(tmp_path, exac
 
 
 # The nearest-neighbour index's own tests (recall, removal, saved/damaged/stale files) are in
-# test_hnsw_index.py.
+# test_binary_index.py.

@@ -119,6 +119,10 @@ def test_embedding_dimension_is_fixed_per_store(store):
 
 
 def test_nearest_matches_brute_force_cosine(store):
+    # Exact at this size: sqlite-binary re-scores all 150 vectors in int8 (it keeps up to
+    # vector_index.HAMMING_CANDIDATES = 1,000 by Hamming distance), then the best k + 10 exactly,
+    # a function of the data alone (no random graph), so the same order every run; Neo4j's HNSW
+    # proposes 100 of the 150 and re-scores them exactly.
     ps = [Proposition(f"n{i:03d}", f"text {i}", embedding=vec(100 + i)) for i in range(150)]
     ps.append(Proposition("no-emb", "no embedding"))
     store.add_propositions(ps)
