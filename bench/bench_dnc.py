@@ -43,6 +43,7 @@ import time
 
 import torch
 
+from _sidebyside import interleave, load_average, paired_speedup, summary
 from ntm.dnc import DNCConfig, DNCModel, SDNCConfig, SDNCModel
 from ntm.tasks import loss, make_task
 
@@ -123,7 +124,8 @@ def _project(a: dict, b: dict, n: int, key: str) -> float:
 
 
 def scaling(repeats: int, slots: list[int], threads: int, models: list[str]) -> dict:
-    results: dict = {"slots": slots, "load_average_before": _load(), "dnc": [], "sdnc": [], "dense_stopped": None}
+    results: dict = {"slots": slots, "load_average_before": load_average(), "dnc": [], "sdnc": [],
+                     "dense_stopped": None}
     for kind in models:
         for n in slots:
             points = results[kind]
@@ -137,7 +139,7 @@ def scaling(repeats: int, slots: list[int], threads: int, models: list[str]) -> 
                         "reason": ("memory" if mem > _available_mb() / 2 else "time") + " projected from the "
                                   "last two points exceeds the budget (half the free memory, 1 s per step)"}
                     break
-            load = _load()
+            load = load_average()
             try:
                 points.append({**run_point(kind, n, repeats, threads), "load_average": load})
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
@@ -146,12 +148,8 @@ def scaling(repeats: int, slots: list[int], threads: int, models: list[str]) -> 
                     results["dense_stopped"] = {"slots": n, "reason": f"the run failed ({type(exc).__name__})"}
                 break
             print(json.dumps(points[-1]), file=sys.stderr, flush=True)
-    results["load_average_after"] = _load()
+    results["load_average_after"] = load_average()
     return results
-
-
-def _load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 # ---- training throughput ---------------------------------------------------------------------------
@@ -225,11 +223,11 @@ def fwd_bwd_ms(models: dict, task, repeats: int = 10) -> dict:
 
 def training(seconds: float, repeats: int, compile_too: bool) -> dict:
     """Every model of one batch size is built and warmed up first; then their timed windows take
-    turns (reference, eager, compiled, then the other way round, ``repeats`` rounds), so that all
-    of them run under the same load. ``paired_speedup`` is the median over rounds of our window's
-    rate over the reference's window of the same round."""
+    turns (``_sidebyside.interleave``: reference, eager, compiled, then the other way round,
+    ``repeats`` rounds), so that all of them run under the same load. ``paired_speedup`` is the
+    median over rounds of our window's rate over the reference's window of the same round."""
     task = make_task("copy")
-    out: dict = {"load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    out: dict = {"load_average_before": load_average()}
     ref_rates: dict = {}
     modes = ["eager", "compiled"] if compile_too else ["eager"]
     for b in (1, 16):
@@ -242,19 +240,13 @@ def training(seconds: float, repeats: int, compile_too: bool) -> dict:
             if mode == "compiled":
                 models[mode].compile_step()
         warm = {name: round(warm_up(model, task, b), 1) for name, model in models.items()}
-        rates: dict = {name: [] for name in models}
-        order = list(models)
-        for r in range(repeats):
-            for name in (order if r % 2 == 0 else order[::-1]):
-                rates[name].append(throughput_window(models[name], task, b, seconds))
+        rates = interleave(lambda name: throughput_window(models[name], task, b, seconds), list(models), repeats)
         for name, values in rates.items():
             entry = out.setdefault(name, {"warmup_seconds": {}})
             entry["warmup_seconds"][f"batch{b}"] = warm[name]
-            entry[f"batch{b}"] = {"seq_per_s": round(statistics.median(values), 2), "min": round(min(values), 2),
-                                  "max": round(max(values), 2), "windows": repeats, "seconds_each": seconds}
+            entry[f"batch{b}"] = summary(values, seconds)
             if name != "reference" and "reference" in rates:
-                paired = [ours / theirs for ours, theirs in zip(values, rates["reference"])]
-                entry.setdefault("paired_speedup", {})[f"batch{b}"] = round(statistics.median(paired), 2)
+                entry.setdefault("paired_speedup", {})[f"batch{b}"] = paired_speedup(values, rates["reference"])
         if b == 1:
             out["fwd_bwd_len20_ms_batch1"] = fwd_bwd_ms(models, task)
         if "reference" in rates:
@@ -269,7 +261,7 @@ def training(seconds: float, repeats: int, compile_too: bool) -> dict:
         out[mode]["speedup_vs_reference"] = {
             f"batch{b}": round(out[mode][f"batch{b}"]["seq_per_s"] / ref_rates[f"batch{b}_seq_per_s"], 2)
             for b in (1, 16)}
-    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    out["load_average_after"] = load_average()
     return out
 
 
