@@ -138,6 +138,7 @@ def run_backend(store, vectors: np.ndarray, qs: np.ndarray, single_adds: int, ex
     store.clear_run("single")
 
     truth = exact_top_k(vectors, qs)
+    load_at_queries = [round(x, 2) for x in os.getloadavg()]
     t0 = time.perf_counter()
     store.nearest(qs[0], k=K)                          # builds or catches up the index
     t_first = time.perf_counter() - t0
@@ -161,6 +162,7 @@ def run_backend(store, vectors: np.ndarray, qs: np.ndarray, single_adds: int, ex
         "first_nearest_s": round(t_first, 2),
         "nearest_ms": percentiles(latencies),
         "recall_at_10": round(float(np.mean(recalls)), 4),
+        "load_average_at_queries": load_at_queries,
     }
     index = getattr(store, "_index", None)
     if index is not None:

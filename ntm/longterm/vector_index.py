@@ -32,11 +32,13 @@ Two kinds, chosen by size (n = live embeddings, D = dimension):
 Both hold ids (the proposition's integer ``rid``) and answer ``search(q, n) -> ids`` with the
 best ``n`` candidates; the store re-scores them from the database.
 
-Why not save the index beside the database: at 1M x 384 the binary index is built in about a
-second from the vectors, and reading those from SQLite is the cost either way (a saved index
-would hold the same 430 MB of codes); rebuilding on open keeps one truth and no cache files
-to keep in step (docs/longterm.md, "Search"). Files of the indexes saved by earlier versions
-(faiss IVF ``.ivf``, usearch HNSW ``.hnsw``) are removed when a store opens.
+Why the index is not saved beside the database: at 1M x 384 the first query of an opened store
+builds it in 18 s (about 11 s reading the vectors out of SQLite in chunks, 6.5 s making the bits
+and int8 rows; load ~3), once per open. A saved copy (430 MB) would load in a second or two but
+brings back a cache to keep in step with the database and to heal after a crash mid-save, which
+the 44-minute HNSW build needed and an 18-second build does not (docs/longterm.md, "Search").
+Files of the indexes saved by earlier versions (faiss IVF ``.ivf``, usearch HNSW ``.hnsw``) are
+removed when a store opens.
 """
 
 from __future__ import annotations
@@ -49,10 +51,11 @@ import numpy as np
 EXACT_LIMIT = 20_000        # below this many embeddings, search is an exact scan (~8-12 ms at 20k x 384)
 
 # BinaryIndex settings, measured on the bench's clustered 384-dim data (bench/bench_binary_recall.py,
-# bench/README.md), 1M vectors, busy 2-core machine, recall@10 after the store's exact re-scoring
-# of k + 10 candidates:
-HAMMING_CANDIDATES = 1000   # rows kept by the Hamming scan for int8 re-scoring, at least: at 1M
-                            # 500 -> recall 0.96, 1,000 -> 0.97, 2,000 -> 0.98 at about twice the time
+# bench/binary_recall_1m.json), 1M vectors, 2-core machine at load ~3, recall@10 after the store's
+# exact re-scoring of k + 10 candidates (p50 of one query; the scan alone is ~14 ms of it):
+HAMMING_CANDIDATES = 1000   # rows kept by the Hamming scan for int8 re-scoring, at least: 250 -> 0.928,
+                            # 500 -> 0.955, 1,000 -> 0.977 (15.6 ms), 2,000 -> 0.987 (19.9 ms),
+                            # 4,000 -> 0.992 (28.5 ms); the store at 1M: 0.980, p50 18.9 ms
 CANDIDATES_PER_RESULT = 50  # ... and at least this many per id asked for (k + 10 = 20 -> 1,000)
 COMPACT_AT_LEAST = 1024     # dead rows are compacted away only past this many (and past the live ones)
 
