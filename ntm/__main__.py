@@ -63,6 +63,9 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--long-term-store", default=None, metavar="PATH",
                    help="dual, embedded store: its file (default: the Long-term memory page's store)")
     t.add_argument("--resume", action="store_true", help="continue the run in --checkpoint-path")
+    t.add_argument("--init-from", default=None, metavar="PRESET",
+                   help="start from a preset's model, weights and task (fine-tuning; --task, --model-type and "
+                        "model -p keys are taken from the preset), with a fresh optimiser")
     t.add_argument("--preset-out", default=None,
                    help="when done, evaluate generalisation and save the model as a preset in this folder")
     t.add_argument("--preset-sequences", type=int, default=100, metavar="N",
@@ -74,7 +77,8 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--list-params", action="store_true", help="print every -p key with its default and exit")
 
-    e = sub.add_parser("evaluate", help="mean bit errors per sequence of a preset at one length")
+    e = sub.add_parser("evaluate", help="mean bit errors per sequence of a preset at one length (dynamic N-grams: "
+                                        "cost against the optimal estimator)")
     e.add_argument("--preset", required=True, help="preset folder (or a name under presets/)")
     e.add_argument("--task", choices=list(TASKS), default=None, help="task (default: the preset's)")
     e.add_argument("--length", type=int, default=None,
@@ -171,12 +175,23 @@ def _train(args: argparse.Namespace) -> int:
     run_dir = Path(args.checkpoint_path or f"checkpoints/{args.task}-{args.model_type}-{args.seed}")
     from .presets import BundleError
     command = "python -m ntm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    init_from = None
+    if args.init_from:
+        if args.resume:
+            return _fail("--init-from starts a new run; it cannot be combined with --resume")
+        from .presets import load_preset, resolve_preset
+        try:
+            init_from = load_preset(resolve_preset(args.init_from))
+        except (BundleError, ValueError) as exc:
+            return _fail(str(exc))
+        if init_from.model_type == "dual":
+            return _fail("--init-from does not take a dual-memory preset (its long-term graph is not carried over)")
     try:
         # On --resume, the -p settings that may change (a lower lr after a divergence) are the ones given.
         given = {pair.split("=", 1)[0].strip() for pair in args.param} | ({"device"} if args.device else set())
         changed = {k: getattr(spec.settings, k) for k in RESUME_OVERRIDES if k in given} if args.resume else None
         trainer = Trainer(spec, run_dir, resume=args.resume, progress=not args.no_progress, command=command,
-                          resume_overrides=changed)
+                          resume_overrides=changed, init_from=init_from)
     except (BundleError, ValueError) as exc:
         return _fail(str(exc))
     if trainer.resumed:
@@ -278,7 +293,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             print(json.dumps(result))
             continue
         print(_evaluation_line(preset, result))
-        if args.failures:
+        if args.failures and "failures" not in result:
+            print(f"  ({preset.task.name} is scored by cost against {preset.task.optimum_name}: no failing sequences)")
+        elif args.failures:
             for f in result["failures"]:
                 print("  " + _failure_line(preset, f))
             if result["failed"] > len(result["failures"]):
@@ -292,6 +309,10 @@ def _evaluation_line(preset, result: dict) -> str:
     where = (f"{preset.task.length_name} {result['length']}" if "length" in result
              else "its training distribution")
     repeats = f", {result['repeats']} repeats" if "repeats" in result else ""
+    if preset.task.scored_by == "cost":              # dynamic N-grams: against the optimum, as the paper's fig. 13
+        return (f"{preset.name} on {preset.task.name}, {where}: {result['cost_bits']:.2f} bits per sequence over "
+                f"{result['sequences']} sequences; {preset.task.optimum_name} {result['optimal_bits']:.2f} on the same "
+                f"sequences ({result['excess_bits']:+.2f} above it); chance {result['chance_bits']:.0f}")
     return (f"{preset.name} on {preset.task.name}, {where}{repeats}: {result['bit_errors']:.3f} bit errors per "
             f"sequence over {result['sequences']} sequences (max {result['bit_errors_max']:.0f}, "
             f"{percent(result['perfect'])} perfect, {result['failed']} failed"

@@ -233,6 +233,10 @@ class Trainer:
     ``on_report(record)`` is called with each metrics line; ``on_batch(batches)`` after each batch
     (once it is reported and checkpointed), with the number of batches done.
 
+    ``init_from`` (a loaded ``ntm.presets.Preset``) starts a new run from a preset's model and task,
+    with a fresh optimiser: fine-tuning (``--init-from``). The preset's own command is kept first in
+    the run's command history, so a preset saved from this run says how its weights were made.
+
     The model and the optimizer's state live on ``self.device`` (the settings' ``device``,
     resolved); each batch is drawn on the CPU and moved there once.
 
@@ -243,7 +247,7 @@ class Trainer:
     def __init__(self, spec: RunSpec, run_dir: str | os.PathLike, resume: bool = False,
                  progress: bool = True, on_report: Callable[[dict[str, Any]], None] | None = None,
                  command: str | None = None, on_batch: Callable[[int], None] | None = None,
-                 resume_overrides: dict[str, Any] | None = None):
+                 resume_overrides: dict[str, Any] | None = None, init_from: Any = None):
         self.run_dir = Path(run_dir)
         self.commands: list[str] = []
         self.progress_bar = progress
@@ -291,9 +295,18 @@ class Trainer:
             self.spec = spec
             self.device = resolve_device(spec.settings.device)
             torch.manual_seed(spec.seed)
-            self.task = make_task(spec.task, **spec.task_params)
-            self.model = _to_device(build_model(spec.model_type, {**spec.model, "input_size": self.task.input_size,
-                                                                  "output_size": self.task.output_size}), self.device)
+            if init_from is not None:       # fine-tune a preset: its model, weights and task; a fresh optimiser
+                spec.task, spec.model_type = init_from.task.name, init_from.model_type
+                spec.model = {k: v for k, v in init_from.config["model"].items()
+                              if k not in ("input_size", "output_size")}
+                spec.task_params = dict(init_from.task.config())
+                self.task, self.model = init_from.task, _to_device(init_from.model, self.device)
+                self.commands = [str(init_from.config["command"])] if init_from.config.get("command") else []
+            else:
+                self.task = make_task(spec.task, **spec.task_params)
+                self.model = _to_device(build_model(spec.model_type, {**spec.model, "input_size": self.task.input_size,
+                                                                      "output_size": self.task.output_size}),
+                                        self.device)
             self.optimizer = self._make_optimizer()
             self.generator = torch.Generator().manual_seed(spec.seed)
             self.batches, self.sequences, self.elapsed = 0, 0, 0.0

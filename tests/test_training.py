@@ -262,3 +262,39 @@ def test_resumed_in_a_new_process_equals_uninterrupted(tmp_path):
     whole = Trainer(tiny_spec(["optimizer=rmsprop"], num_batches=8), tmp_path / "whole", progress=False)
     whole.run()
     assert_same_state(whole, second)
+
+
+# ---- fine-tuning a preset (--init-from) ----------------------------------------------------------
+
+def test_init_from_a_preset_starts_from_its_weights_task_and_model_and_keeps_its_command(tmp_path):
+    from ntm.presets import load_preset, save_preset
+    first = Trainer(tiny_spec(["max_len=2"]), tmp_path / "first", progress=False)
+    first.run()
+    save_preset(tmp_path / "p", first.model, first.task, {}, command="python -m ntm train --made-it")
+    preset = load_preset(tmp_path / "p")
+    start = {k: v.clone() for k, v in preset.model.state_dict().items()}
+
+    # The spec asks for another task and machine size: the preset's win, with a fresh optimiser.
+    asked = resolve_params("repeat-copy", "lstm", [], settings_overrides={"batch_size": 4, "num_batches": 3,
+                                                                           "report_interval": 3, "threads": 1})
+    tuned = Trainer(asked, tmp_path / "tuned", progress=False, command="python -m ntm train --init-from p",
+                    init_from=preset)
+    assert (tuned.spec.task, tuned.spec.model_type) == ("copy", "ntm")
+    assert tuned.spec.task_params["max_len"] == 2 and tuned.spec.model["memory_slots"] == 8
+    assert all(torch.equal(v, start[k]) for k, v in tuned.model.state_dict().items())
+    assert tuned.optimizer.state_dict()["state"] == {}
+    tuned.run()
+    assert any(not torch.equal(v, start[k]) for k, v in tuned.model.state_dict().items())
+    assert tuned.commands == ["python -m ntm train --made-it", "python -m ntm train --init-from p"]
+    # The run it wrote resumes like any other, as the preset's task and model.
+    again = Trainer(tiny_spec(), tmp_path / "tuned", resume=True, progress=False)
+    assert (again.spec.task, again.batches, again.task.max_len) == ("copy", 3, 2)
+
+
+def test_init_from_refuses_resume_and_unknown_presets(tmp_path):
+    for extra, expected in ((["--init-from", "copy", "--resume"], "cannot be combined with --resume"),
+                            (["--init-from", "no-such-preset"], "no preset 'no-such-preset'")):
+        proc = subprocess.run([sys.executable, "-m", "ntm", "train", "--checkpoint-path", str(tmp_path / "r"),
+                               *extra], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert proc.returncode != 0 and expected in proc.stderr and "Traceback" not in proc.stderr
+        assert not (tmp_path / "r").exists()
