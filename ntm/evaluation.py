@@ -1,4 +1,4 @@
-"""Evaluation: bit errors per sequence, by length, for the generalisation comparisons of section 4.
+"""Evaluation: bit errors per sequence (or cost against an optimum), by length, for section 4's comparisons.
 
     evaluate(model, task, length=80, sequences=100, seed=1)     one row of a generalisation table
     generalisation_table(model, task, lengths)                   a row per length
@@ -16,20 +16,28 @@ Every sequence has a seed of its own: sequence i of an evaluation with seed S is
 shows for seed S + i and length L. A sequence with any bit error is a *failure*; the results count
 them (``failed``) and list the first few (``failures``: seed, length, bit errors), so a lecturer can
 open any of them and watch the machine fail.
+
+A task whose bits stay random to any predictor (dynamic N-grams, ``task.scored_by == "cost"``) is judged
+as the paper's figure 13 judges it instead: the model's cost in bits per sequence (``cost_bits``) against
+the optimal predictor's on the same sequences (``optimal_bits``, ``task.optimal_cost_bits``), the excess
+(``excess_bits`` = cost - optimum) and chance (``chance_bits``: ½ for every scored bit, one bit each);
+such rows list no failing sequences.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from typing import Any, Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .device import model_device
 from .numbers import percent
-from .tasks import Batch, Task, bit_errors, cost_bits
+from .tasks import Batch, Task, bit_errors
 
 # The kinds of model the comparisons of section 4 set side by side, by the model types of each, with
 # the preset each defaults to; the paper compares the NTM and the LSTM, and the DNC is the NTM's successor.
@@ -112,36 +120,63 @@ def draw(task: Task, seeds: list[int], length: int, **knobs: Any) -> Batch:
                  torch.cat([pad(p.mask) for p in parts]))
 
 
+def scored_by_cost(task: Task) -> bool:
+    """Whether the task judges a model by its cost against an optimum (``task.scored_by == "cost"``:
+    dynamic N-grams) rather than by bit errors; its rows then carry ``optimal_bits``, ``excess_bits`` and
+    ``chance_bits`` and no failing sequences."""
+    return task.scored_by == "cost"
+
+
 def _score(model: nn.Module, task: Task, seeds: list[int], lengths: list[int], knobs: dict[str, Any],
-           batch_size: int) -> tuple[torch.Tensor, list[float]]:
-    """Bit errors ``[S]`` of the sequences ``(seeds[i], lengths[i])`` (in that order) and their cost in
-    bits, run in batches of at most ``batch_size`` sequences of one length each."""
+           batch_size: int) -> dict[str, torch.Tensor]:
+    """Per-sequence scores ``[S]`` of the sequences ``(seeds[i], lengths[i])`` (in that order), run in
+    batches of at most ``batch_size`` sequences of one length each: ``errors`` (bit errors), ``cost`` (in
+    bits), ``chance`` (the cost of predicting ½ for every scored bit: one bit each) and, for a task scored
+    by cost, ``optimum`` (``task.optimal_cost_bits`` on the same sequences)."""
     device = model_device(model)
-    errors = torch.zeros(len(seeds))
-    costs = [0.0] * len(seeds)
+    out = {key: torch.zeros(len(seeds), dtype=torch.float64) for key in ("errors", "cost", "chance")}
+    if scored_by_cost(task):
+        out["optimum"] = torch.zeros(len(seeds), dtype=torch.float64)
     by_length: dict[int, list[int]] = {}
     for i, n in enumerate(lengths):
         by_length.setdefault(n, []).append(i)
     for n, indices in sorted(by_length.items()):
         for start in range(0, len(indices), batch_size):
             chunk = indices[start:start + batch_size]
-            batch = _on(device, draw(task, [seeds[i] for i in chunk], n, **knobs))
+            cpu_batch = draw(task, [seeds[i] for i in chunk], n, **knobs)
+            batch = _on(device, cpu_batch)
             logits, _, _ = model(batch.inputs)
-            errors[chunk] = bit_errors(logits, batch).float().cpu()
-            cost = cost_bits(logits, batch).item()          # mean over the chunk
-            for i in chunk:
-                costs[i] = cost
-    return errors, costs
+            out["errors"][chunk] = bit_errors(logits, batch).double().cpu()
+            out["cost"][chunk] = sequence_cost_bits(logits, batch).double().cpu()
+            out["chance"][chunk] = (cpu_batch.mask.sum(1) * cpu_batch.targets.shape[-1]).double()
+            if "optimum" in out:
+                out["optimum"][chunk] = task.optimal_cost_bits(cpu_batch).double()
+    return out
 
 
-def _summary(seeds: list[int], lengths: list[int], errors: torch.Tensor, keep: int,
+def sequence_cost_bits(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """``[B]`` each sequence's cost in bits: binary cross-entropy summed over its scored bits, / ln 2
+    (``ntm.tasks.cost_bits`` is the mean of these)."""
+    nats = F.binary_cross_entropy_with_logits(logits, batch.targets, reduction="none") * batch.mask.unsqueeze(-1)
+    return nats.sum(dim=(1, 2)) / math.log(2.0)
+
+
+def _summary(seeds: list[int], lengths: list[int], scores: dict[str, torch.Tensor], keep: int,
              knobs: dict[str, Any]) -> dict[str, Any]:
-    """Mean and max bit errors, the fraction perfect, the number failed and the first ``keep`` failures."""
+    """What a row reports. Every task: the number of sequences, mean and max bit errors and the mean cost
+    in bits per sequence. A task scored by bit errors: the fraction perfect, the number failed and the
+    first ``keep`` failures. A task scored by cost: the optimum's mean cost on the same sequences, the
+    excess (cost - optimum) and chance."""
+    errors, n = scores["errors"], len(seeds)
+    row = {"sequences": n, "bit_errors": errors.mean().item(), "bit_errors_max": errors.max().item(),
+           "cost_bits": scores["cost"].mean().item()}
+    if "optimum" in scores:
+        optimum = scores["optimum"].mean().item()
+        return {**row, "optimal_bits": optimum, "excess_bits": row["cost_bits"] - optimum,
+                "chance_bits": scores["chance"].mean().item()}
     wrong = (errors > 0).nonzero().flatten().tolist()                # indices, in order
     failures = [{"seed": seeds[i], "length": lengths[i], **knobs, "bit_errors": int(errors[i])} for i in wrong[:keep]]
-    n = len(seeds)
-    return {"sequences": n, "bit_errors": errors.mean().item(), "bit_errors_max": errors.max().item(),
-            "perfect": (n - len(wrong)) / n, "failed": len(wrong), "failures": failures}
+    return {**row, "perfect": (n - len(wrong)) / n, "failed": len(wrong), "failures": failures}
 
 
 @torch.no_grad()
@@ -159,7 +194,9 @@ def evaluate(model: nn.Module, task: Task, length: int, sequences: int = 100, se
         ``{"length", "sequences", "bit_errors" (mean per sequence), "bit_errors_max",
         "cost_bits" (mean per sequence), "perfect" (fraction with no error), "failed" (sequences with
         an error), "failures" (the first ``keep_failures`` of them: ``{"seed", "length", "bit_errors"}``,
-        and ``"repeats"`` when fixed)}``, and ``"repeats"`` when it was fixed.
+        and ``"repeats"`` when fixed)}``, and ``"repeats"`` when it was fixed. For a task scored by cost
+        (``scored_by_cost``), ``"optimal_bits"``, ``"excess_bits"`` and ``"chance_bits"`` (means per
+        sequence) instead of ``"perfect"``, ``"failed"`` and ``"failures"``.
     """
     if sequences < 1:
         raise ValueError(f"sequences must be >= 1; got {sequences}")
@@ -172,11 +209,10 @@ def evaluate(model: nn.Module, task: Task, length: int, sequences: int = 100, se
     was_training = model.training
     model.eval()
     try:
-        errors, costs = _score(model, task, seeds, [length] * sequences, knobs, batch_size)
+        scores = _score(model, task, seeds, [length] * sequences, knobs, batch_size)
     finally:
         model.train(was_training)
-    summary = _summary(seeds, [length] * sequences, errors, keep_failures, knobs)
-    return {"length": length, **knobs, **summary, "cost_bits": sum(costs) / sequences}
+    return {"length": length, **knobs, **_summary(seeds, [length] * sequences, scores, keep_failures, knobs)}
 
 
 def generalisation_grid(model: nn.Module, task: Task, lengths: list[int], repeats: list[int],
@@ -205,8 +241,9 @@ def evaluate_training_distribution(model: nn.Module, task: Task, sequences: int 
     drawn as in training: the sequence the Step-through page shows for that seed and length.
 
     Returns:
-        ``{"sequences", "seed", "bit_errors", "bit_errors_max", "perfect", "failed", "failures"}`` (see
-        ``evaluate``).
+        ``{"sequences", "seed", "bit_errors", "bit_errors_max", "cost_bits", "perfect", "failed",
+        "failures"}``, or for a task scored by cost ``"optimal_bits"``, ``"excess_bits"`` and
+        ``"chance_bits"`` instead of the last three (see ``evaluate``).
     """
     if sequences < 1:
         raise ValueError(f"sequences must be >= 1; got {sequences}")
@@ -215,10 +252,10 @@ def evaluate_training_distribution(model: nn.Module, task: Task, sequences: int 
     was_training = model.training
     model.eval()
     try:
-        errors, _ = _score(model, task, seeds, lengths, {}, batch_size)
+        scores = _score(model, task, seeds, lengths, {}, batch_size)
     finally:
         model.train(was_training)
-    return {"seed": seed, **_summary(seeds, lengths, errors, keep_failures, {})}
+    return {"seed": seed, **_summary(seeds, lengths, scores, keep_failures, {})}
 
 
 def generalisation_table(model: nn.Module, task: Task, lengths: list[int], sequences: int = 100,
@@ -361,8 +398,10 @@ def grid_too_large(lengths: list[int], repeats: list[int], sequences: int, limit
 
 def comparison_table(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """The table under a comparison, from ``{label: rows of evaluate()}``: by length, a row per length
-    with each model's bit errors and % perfect side by side; over a (length, repeats) grid (rows with
+    with each model's bit errors and % perfect side by side (for a task scored by cost, ``_cost_table``); over a (length, repeats) grid (rows with
     ``repeats``), a row per model and cell with its cost, bit errors and % perfect."""
+    if any("optimal_bits" in row for rows in results.values() for row in rows):
+        return _cost_table(results)
     if any("repeats" in row for rows in results.values() for row in rows):
         return [{"model": label, "length": row["length"], "repeats": row["repeats"],
                  "cost (bits)": round(row["cost_bits"], 3), "bit errors": round(row["bit_errors"], 3),
@@ -374,3 +413,19 @@ def comparison_table(results: dict[str, list[dict[str, Any]]]) -> list[dict[str,
             cells[f"{label}: bit errors"] = round(row["bit_errors"], 3)
             cells[f"{label}: perfect"] = percent(row["perfect"])
     return [table[length] for length in sorted(table)]
+
+
+def _cost_table(results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """A comparison of a task scored by cost (dynamic N-grams), a row per length: each model's cost in bits
+    per sequence and its excess over the optimum, then the optimum's cost and chance on the same sequences
+    (every model is tested on the same seeded sequences, so these are shared)."""
+    table: dict[int, dict[str, Any]] = {}
+    shared: dict[int, dict[str, Any]] = {}
+    for label, rows in results.items():
+        for row in rows:
+            cells = table.setdefault(row["length"], {"length": row["length"]})
+            cells[f"{label}: cost (bits)"] = round(row["cost_bits"], 2)
+            cells[f"{label}: above optimum"] = round(row["excess_bits"], 2)
+            shared.setdefault(row["length"], {"optimum (bits)": round(row["optimal_bits"], 2),
+                                              "chance (bits)": round(row["chance_bits"], 2)})
+    return [{**table[length], **shared[length]} for length in sorted(table)]

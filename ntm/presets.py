@@ -246,7 +246,7 @@ def preset_readme(name: str, model_type: str, task: Task, metrics: dict[str, Any
     article = {"ntm": "An NTM", "lstm": "An LSTM", "dnc": "A DNC", "sdnc": "A sparse DNC"}
     lines = [f"# Preset `{name}`", "",
              description or f"{article.get(model_type, model_type)} trained on the {task.name} task "
-                            f"({task.length_name} {task.train_lengths[0]}-{task.train_lengths[1]}) "
+                            f"({task.length_name} {_span(task.train_lengths)}) "
                             f"by NTM Explorer's own training command.", ""]
     if metrics.get("sequences") is not None:
         lines += [f"Trained on {metrics['sequences']:,} sequences ({metrics.get('batches', '?'):,} batches) "
@@ -254,6 +254,12 @@ def preset_readme(name: str, model_type: str, task: Task, metrics: dict[str, Any
     lines += evaluation_lines(task, metrics)
     lines += ["Made with:", "", "```", command, "```", ""]
     return "\n".join(lines)
+
+
+def _span(lengths) -> str:
+    """(10, 20) -> '10-20'; (200, 200) -> '200'."""
+    lo, hi = lengths
+    return f"{lo}" if lo == hi else f"{lo}-{hi}"
 
 
 SHOWN_FAILURES = 3                # failing seeds a README row lists
@@ -275,6 +281,8 @@ def evaluation_lines(task: Task, metrics: dict[str, Any]) -> list[str]:
     """The README's measured part: the training-distribution sentence and the generalisation table
     (with the failing sequences' seeds when the metrics list them), then how to reproduce them.
     ``refresh_readme`` replaces exactly these lines."""
+    if task.scored_by == "cost":
+        return cost_lines(task, metrics)
     lines: list[str] = []
     dist = metrics.get("training_distribution")
     if dist:
@@ -300,7 +308,32 @@ def evaluation_lines(task: Task, metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
-_MEASURED = re.compile(r"^(On its training distribution:|\| .* \| bit errors per sequence \|)")
+def cost_lines(task: Task, metrics: dict[str, Any]) -> list[str]:
+    """``evaluation_lines`` of a task scored by cost (dynamic N-grams, the paper's figure 13): the model's
+    cost in bits per sequence against ``task.optimal_cost_bits`` on the same sequences, the excess, and
+    chance (½ for every scored bit), on the training distribution and by length."""
+    lines: list[str] = []
+    dist = metrics.get("training_distribution")
+    if dist and "optimal_bits" in dist:
+        seeded = f", seed {dist['seed']}" if dist.get("seed") is not None else ""
+        lines += [f"On its training distribution: {dist['cost_bits']:.2f} bits per sequence against "
+                  f"{task.optimum_name}'s {dist['optimal_bits']:.2f} on the same {dist['sequences']:,} sequences "
+                  f"({dist['excess_bits']:+.2f} bits; chance {dist['chance_bits']:.0f}{seeded}).", ""]
+    rows = [r for r in metrics.get("generalisation") or [] if "optimal_bits" in r]
+    if rows:
+        lines += [f"| {task.length_name} | cost per sequence (bits) | optimum (bits) | above optimum | chance (bits) |",
+                  "| ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {r['length']} | {r['cost_bits']:.2f} | {r['optimal_bits']:.2f} | {r['excess_bits']:+.2f} | "
+                  f"{r['chance_bits']:.0f} |" for r in rows]
+        seed = metrics.get("evaluation_seed")
+        seeded = f"test sequences per row, seed {seed}" if seed is not None else "seeded test sequences per row"
+        lines += ["", f"({rows[0]['sequences']:,} {seeded}; the optimum is {task.optimum_name} on the same "
+                      f"sequences and chance predicts ½ for every scored bit; `python -m ntm evaluate` reproduces "
+                      f"any row.)", ""]
+    return lines
+
+
+_MEASURED = re.compile(r"^(On its training distribution:|\| .* \| (bit errors|cost) per sequence)")
 _MEASURED_END = re.compile(r"^\(.*reproduces any row.*\)$")
 
 

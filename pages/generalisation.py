@@ -45,9 +45,12 @@ def refine() -> None:
     st.session_state["gen_refine"] = True
 
 
-def draw_curves(slot, fresh: dict, as_trained: dict, figure_args: dict, key: str) -> None:
-    """The comparison so far (``fresh``: label -> rows evaluated) beside the tables saved at training."""
-    if (figure := comparison_figure(fresh, as_trained, **figure_args)) is not None:
+def draw_curves(slot, fresh: dict, as_trained: dict, figure_args: dict | None, key: str) -> None:
+    """The comparison so far (``fresh``: label -> rows evaluated) beside the tables saved at training; for a
+    task scored by cost against an optimum (``figure_args`` None: dynamic N-grams) its table, as it grows."""
+    if figure_args is None and fresh:
+        slot.dataframe(evaluation.comparison_table(fresh), hide_index=True, key=key)
+    elif figure_args is not None and (figure := comparison_figure(fresh, as_trained, **figure_args)) is not None:
         slot.plotly_chart(figure, key=key)
 
 
@@ -60,13 +63,9 @@ def start_background(models: dict, lengths: list[int], sequences: int, seed: int
         st.session_state["gen_background_error"] = f"Could not start it: {exc}."
 
 
-def cancel_background(eid: str) -> None:
-    evaluations.cancel_evaluation(eid)
-
-
 @st.fragment(run_every=2.0)
 def background_panel(models: dict, lengths: list[int], sequences: int, seed: int, as_trained: dict,
-                     figure_args: dict) -> None:
+                     figure_args: dict | None) -> None:
     """The background evaluation of this request: a start button, its progress and the curves so far,
     or its outcome."""
     found = evaluations.find_evaluation(models, lengths, sequences, seed)
@@ -86,7 +85,8 @@ def background_panel(models: dict, lengths: list[int], sequences: int, seed: int
             c_bar, c_cancel = st.columns([5, 1])
             c_bar.progress(found.fraction, text=f"Evaluating in the background: {found.done} of {found.total} "
                                                 f"done (drawn as they come)…")
-            c_cancel.button("Cancel", key="gen_background_cancel", on_click=cancel_background, args=(found.id,))
+            c_cancel.button("Cancel", key="gen_background_cancel", on_click=evaluations.cancel_evaluation,
+                            args=(found.id,))
         elif st.session_state.get("gen_background_shown") != found.id:
             st.session_state["gen_background_shown"] = found.id
             st.rerun()                                  # the page's table of the results
@@ -100,7 +100,8 @@ st.markdown(
     "Pick an NTM, an LSTM and a DNC (the NTM's successor, Graves et al. 2016) trained on the same task, and "
     "test them on longer sequences: the "
     "measure is **bit errors per sequence**, the output bits on the wrong side of ½, averaged over "
-    "test sequences.")
+    "test sequences. Dynamic N-grams, whose bits stay random, is measured as the paper's figure 13 measures it: "
+    "**cost in bits per sequence** against the Bayesian optimal estimator on the same sequences, and chance.")
 
 presets = [e for e in catalogue() if e.usable]
 tasks = sorted({e.task for e in presets if evaluation.family_of(e.model_type)})   # tasks with a comparable model
@@ -142,6 +143,7 @@ ntm_preset = min(with_memory, key=lambda p: evaluation.memory_slots(p.model), de
 train_lo, train_hi = first.task.train_lengths
 length_name = first.task.length_name
 repeats_task = evaluation.takes_repeats(first.task)       # repeat copy: the number of repeats is a second axis
+by_cost = evaluation.scored_by_cost(first.task)  # N-grams: a table of costs (no saved tables: other sequences)
 
 # ---- inputs ----
 proposed = evaluation.default_lengths(first.task, ntm_preset.model if ntm_preset else None) or [train_hi]
@@ -175,14 +177,14 @@ request = (paths, tuple(lengths), tuple(repeats), int(sequences), int(seed))
 if st.session_state.pop("gen_refine", False):       # Refine asked for more sequences: evaluate them now
     st.session_state["gen_request"] = request
 work = evaluation.grid_work(lengths, int(sequences), repeats)
-figure_args = dict(train_lengths=(train_lo, train_hi), length_name=length_name, log_y=log_y)
+figure_args = None if by_cost else dict(train_lengths=(train_lo, train_hi), length_name=length_name, log_y=log_y)
 if repeats:                                           # the grid's heatmaps: no log axis, a choice of colour
     figure_args = dict(train_lengths=(train_lo, train_hi), train_repeats=(rep_lo, rep_hi), lengths=lengths,
                        repeats=repeats, length_name=length_name, measure=st.radio(
                            "Colour the grid by", list(GRID_MEASURES), format_func=lambda m: GRID_MEASURES[m][0],
                            horizontal=True, key="gen_measure"))
 as_trained = {f"{label} (as trained)": p.metrics.get("generalisation") or [] for label, (_, p) in chosen.items()}
-as_trained = {k: v for k, v in as_trained.items() if v and not repeats}     # saved tables are by length only
+as_trained = {k: v for k, v in as_trained.items() if v and not repeats and not by_cost}   # by length only
 background = work > evaluation.MAX_WORK              # by length: offered in the background; a grid: refused
 found = evaluations.find_evaluation(models, lengths, int(sequences), int(seed)) if background and not repeats else None
 evaluating = not background and st.session_state.get("gen_request") == request
@@ -227,7 +229,7 @@ else:
 if not fresh and not background:
     st.caption("Press **Evaluate** to test on these lengths." +
                (" Meanwhile, dashed: the tables saved when the presets were trained." if as_trained else ""))
-if fresh:
+if fresh and not by_cost:                          # by cost, draw_curves drew the table
     st.dataframe(evaluation.comparison_table(fresh), hide_index=True, key="gen_table")
 
 # ---- one long example ----

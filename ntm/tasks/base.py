@@ -117,6 +117,11 @@ class Task:
     # The output is scored only after the input is over (inputs are silent while it is scored);
     # False for online prediction (dynamic N-grams), where every step both reads and answers.
     answers_after_input: ClassVar[bool] = True
+    # How a model is judged (evaluation, preset READMEs, the Generalisation page): "bit errors" (its
+    # thresholded outputs should be exact: the copy tasks) or "cost": cost in bits per sequence against
+    # ``optimal_cost_bits``, the best any predictor can do (dynamic N-grams, whose bits stay random).
+    scored_by: ClassVar[str] = "bit errors"
+    optimum_name: ClassVar[str] = "the optimal predictor"     # what ``optimal_cost_bits`` is, for people
 
     @property
     def input_size(self) -> int:
@@ -192,6 +197,15 @@ class Task:
         mask = np.asarray(mask, dtype=bool)
         return [Phase("answer", a, b, "answer") if scored else Phase("input", a, b, "input")
                 for scored, a, b in runs(mask)]
+
+    def optimal_cost_bits(self, batch: Batch) -> torch.Tensor:
+        """``[B]`` the best possible predictor's cost in bits per sequence on ``batch`` (a task
+        ``scored_by`` "cost"): the floor a model's cost is compared with.
+
+        Raises:
+            NotImplementedError: the task is scored by bit errors and names no optimum.
+        """
+        raise NotImplementedError(f"the {self.name} task is scored by bit errors; it names no optimal cost")
 
     def config(self) -> dict[str, Any]:
         """The task's parameters as a JSON-able dict; ``make_task(self.name, **config)`` rebuilds it."""
