@@ -353,6 +353,10 @@ def no_failure_note(metrics: Mapping[str, Any], max_length: int = MAX_LENGTH) ->
     """Why no failing example is offered: none was found (in how many sequences), the ones found are too
     long for this page, or the preset's metrics do not record failures (evaluated before they were)."""
     rows = _rows(metrics)
+    evaluated = [metrics.get("training_distribution"), *(metrics.get("generalisation") or [])]
+    if not rows and any(isinstance(r, Mapping) and "optimal_bits" in r for r in evaluated):
+        return ("This task is scored by its cost against the optimal estimator, not by right or wrong "
+                "sequences, so there are no failing examples: any seed shows how far the model is from the optimum.")
     if not rows:
         return ("This preset's evaluation does not list failing sequences; `python -m ntm evaluate --preset "
                 "NAME --sequences 1000 --update-preset` records them.")

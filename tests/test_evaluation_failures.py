@@ -202,6 +202,11 @@ def test_failing_examples_are_those_the_stepper_can_open():
     none = {"generalisation": [{"length": 20, "sequences": 1000, "failed": 0, "failures": []}]}
     assert sv.no_failure_note(none).startswith("No failure was found in 1,000 sequences")
     assert "does not list failing sequences" in sv.no_failure_note({})
+    # A task scored by cost against its optimum (dynamic N-grams) has no failing sequences to list.
+    from ntm.presets import load_preset, resolve_preset
+    ngrams = load_preset(resolve_preset("ngrams")).metrics
+    assert sv.failing_examples(ngrams) == []
+    assert "scored by its cost against the optimal estimator" in sv.no_failure_note(ngrams)
 
 
 def test_the_generalisation_figures_show_one_failure_in_a_thousand():
