@@ -79,6 +79,8 @@ class TrainSettings:
     curriculum_step: int = 1         # how much the longest length grows at a time
     curriculum_threshold: float = 0.25   # bit errors per sequence (moving average) at which it grows
     curriculum_patience: int = 25    # batches at least between two growths
+    max_seconds: float = 0.0         # wall-time budget of one run() (compile included): stop and checkpoint
+                                     # after the batch that spends it; 0: no limit
 
     def __post_init__(self):
         for name in ("batch_size", "num_batches", "report_interval"):
@@ -104,6 +106,9 @@ class TrainSettings:
                 raise ValueError(f"{name} must be in [0, 1); got {v!r}")
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
             raise ValueError(f"threads must be an integer >= 0; got {self.threads!r}")
+        if isinstance(self.max_seconds, bool) or not (isinstance(self.max_seconds, (int, float))
+                                                       and math.isfinite(self.max_seconds) and self.max_seconds >= 0):
+            raise ValueError(f"max_seconds must be a number of seconds >= 0 (0: no limit); got {self.max_seconds!r}")
         check_device_name(self.device)          # whether this machine has it: Trainer (resolve_device)
         if not isinstance(self.curriculum, bool):
             raise ValueError(f"curriculum must be true or false; got {self.curriculum!r}")
@@ -270,7 +275,7 @@ class Trainer:
                 raise BundleError(f"{shown_path(self.run_dir / 'checkpoint.json')} holds a damaged run description: "
                                   f"start a new run in another --checkpoint-path, or restore the file.") from None
             # Settings that may change on resume: how long to run and how often to report/save.
-            for name in ("num_batches", "report_interval", "checkpoint_interval", "compile", "threads"):
+            for name in ("num_batches", "report_interval", "checkpoint_interval", "compile", "threads", "max_seconds"):
                 setattr(self.spec.settings, name, getattr(spec.settings, name))
             # And, when asked (e.g. after the loss diverged), the learning rate and clipping.
             for name, value in (resume_overrides or {}).items():
@@ -451,8 +456,11 @@ class Trainer:
                                   **({"curriculum": self.curriculum.state()} if self.curriculum else {})})
 
     def run(self) -> dict[str, Any]:
-        """Train until ``num_batches`` (or a stop request). Returns the final status."""
+        """Train until ``num_batches``, a stop request, or ``max_seconds`` of wall time since this call
+        (then state "done" with a message saying so). Returns the final status."""
         s = self.spec.settings
+        run_start = time.perf_counter()
+        out_of_time = False
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.model.train()
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)} \
@@ -508,9 +516,14 @@ class Trainer:
                     self.checkpoint()
                 if self.on_batch:
                     self.on_batch(self.batches)
+                if s.max_seconds and time.perf_counter() - run_start >= s.max_seconds:
+                    out_of_time = True
+                    break
             self.checkpoint()
             state = "cancelled" if self._stop_requested and self.batches < s.num_batches else "done"
-            return self.write_status(state, rate=rate)
+            message = f"stopped after its time limit of {s.max_seconds:g} s" \
+                if out_of_time and self.batches < s.num_batches else ""
+            return self.write_status(state, message=message, rate=rate)
         except Exception as exc:
             self.write_status("failed", message=f"{type(exc).__name__}: {exc}")
             raise

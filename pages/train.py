@@ -1,23 +1,24 @@
 """Train: an NTM, the LSTM baseline or a (sparse) DNC on one of the paper's tasks, in the background.
 
-Inputs → ``ntm.training.resolve_params`` (validation) → ``ntm.jobs.start_job`` (a process of its
-own); the lecture demo starts ``ntm.recipes.LECTURE_DEMO`` instead. The chosen job's panel sits at
-the top (the page scrolls to it after a start), read from the job folders (``ntm.jobs``) inside a
-fragment that reruns every ``POLL_SECONDS`` while a job is active; figures come from
-``ntm.figures.training``. Start, cancel, resume and remove run in ``on_click`` callbacks that
-queue their message with ``flash``.
+Inputs → ``ntm.training.resolve_params`` (validation) → ``ntm.jobs.start_job`` (a process of its own); the
+lecture demo starts ``ntm.recipes.LECTURE_DEMO``. Picking a task (for an NTM) fills the form with its five-minute
+recipe (``ntm.recipes.task_recipe``), whose other settings (optimiser, compile, time limit) the job takes unless
+unticked. The chosen job's panel sits at the top (the page scrolls to it after a start), read from the job folders
+(``ntm.jobs``) in a fragment that reruns every ``POLL_SECONDS`` while a job is active; figures come from
+``ntm.figures.training``. Start, cancel, resume and remove are ``on_click`` callbacks that ``flash`` their message.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 import streamlit as st
 
 from ntm import jobs
 from ntm.device import device_choices
 from ntm.figures.training import curves_figure, format_duration, sample_figure
-from ntm.recipes import LECTURE_DEMO, recipe_spec
+from ntm.recipes import LECTURE_DEMO, recipe_spec, task_recipe
 from ntm.tasks import TASKS, task_params
 from ntm.training import TrainSettings, resolve_params, valid_param_keys
 from pages._shared import flash, page_link, plain, show_flashes, teacher_mode
@@ -29,10 +30,9 @@ SMOOTH_REPORTS = 10             # the curves' moving-average window, when smooth
 SCROLL_KEY = "train_scroll"     # set by a start: the next run scrolls the page (the component's parent) to the panel
 SCROLL_SCRIPT = "<script>window.parent.document.getElementById('current-job')?.scrollIntoView();</script>"
 MODEL_LABELS = {"ntm": "NTM", "lstm": "LSTM baseline", "dnc": "DNC", "sdnc": "Sparse DNC"}
-STATE_ICONS = {"starting": ":material/hourglass_top:", "running": ":material/play_circle:",
-               "stopping": ":material/stop_circle:", "saving": ":material/save:", "done": ":material/check_circle:",
-               "cancelled": ":material/cancel:", "interrupted": ":material/warning:", "failed": ":material/error:",
-               "diverged": ":material/warning:"}
+STATE_ICONS = {state: f":material/{icon}:" for state, icon in {
+    "starting": "hourglass_top", "running": "play_circle", "stopping": "stop_circle", "saving": "save", "done":
+    "check_circle", "cancelled": "cancel", "interrupted": "warning", "failed": "error", "diverged": "warning"}.items()}
 # Model fields the form shows, with (min, max) from ntm.jobs.LIMITS.
 MODEL_FIELDS = {"ntm": {"controller_size": "Controller size", "memory_slots": "Memory slots (N)",
                         "memory_width": "Memory width (M)"},
@@ -41,31 +41,41 @@ MODEL_FIELDS["dnc"] = MODEL_FIELDS["sdnc"] = {"hidden_size": "Controller size", 
                                               "cell_size": "Cell size (W)", "read_heads": "Read heads (R)"}
 
 
-def limits(key: str) -> dict:
-    return dict(zip(("min_value", "max_value"), map(int, jobs.LIMITS[key])))
+def limits(key: str, kind: type = int) -> dict:
+    return dict(zip(("min_value", "max_value"), map(kind, jobs.LIMITS[key])))
 
 
 def task_title(name: str) -> str:
     return TASKS[name].title if name in TASKS else name
 
 
+def form_defaults() -> None:
+    """on_change of the task and the model (and the first run): the task's recipe's settings, or the defaults."""
+    state = st.session_state
+    recipe = task_recipe(state.get("train_task", "copy")) if state.get("train_model", "ntm") == "ntm" else None
+    s = recipe.spec.settings if recipe else TrainSettings(num_batches=2000)
+    state.update(train_batch_size=s.batch_size, train_num_batches=s.num_batches, train_lr=float(s.lr),
+                 train_recipe=recipe is not None)
+
+
 def start(task: str | None = None, model_type: str = "", widget_keys: dict | None = None, name_key: str = "",
           advanced: bool = False) -> None:
-    """on_click of "Start training": validate the form's values (``widget_keys``: parameter ->
-    widget key) and start the job; without a task, start the lecture demo (``ntm.recipes``). The
-    new job is chosen, and the next run scrolls to its panel."""
+    """on_click of "Start training": the form's values (``widget_keys``: parameter -> widget key) over the ticked
+    recipe's, or without a task the lecture demo (``ntm.recipes``); the new job is chosen and scrolled to."""
     state = st.session_state
-    pairs = [f"{param}={state[key]}" for param, key in (widget_keys or {}).items()]
+    recipe = task_recipe(task) if task and model_type == "ntm" and state.get("train_recipe") else None
+    base, model = (asdict(recipe.spec.settings), recipe.spec.model) if recipe else ({}, {})
+    pairs = [f"{k}={v}" for k, v in model.items()] + [f"{p}={state[k]}" for p, k in (widget_keys or {}).items()]
     try:
         if task is None:
             job = jobs.start_job(recipe_spec(LECTURE_DEMO.name), jobs.free_preset_name(LECTURE_DEMO.name),
                                  name=LECTURE_DEMO.name)
         else:
+            every = {k: int(state[f"train_{k}"]) for k in ("report_interval", "checkpoint_interval") if advanced}
             spec = resolve_params(task, model_type, pairs, settings_overrides={
+                "report_interval": REPORT_INTERVAL, "checkpoint_interval": CHECKPOINT_INTERVAL, **base, **every,
                 "batch_size": int(state["train_batch_size"]), "num_batches": int(state["train_num_batches"]),
-                "lr": float(state["train_lr"]), "device": state.get("train_device", "cpu"),
-                "report_interval": int(state["train_report_interval"]) if advanced else REPORT_INTERVAL,
-                "checkpoint_interval": int(state["train_checkpoint_interval"]) if advanced else CHECKPOINT_INTERVAL})
+                "lr": float(state["train_lr"]), "device": state.get("train_device", "cpu")})
             spec.seed = int(state["train_seed"])
             job = jobs.start_job(spec, state[name_key])
     except ValueError as exc:               # resolve_params and jobs.JobError: one line saying what to fix
@@ -85,8 +95,7 @@ def cancel(job_id: str) -> None:
 
 
 def resume(job_id: str, lr: float | None = None) -> None:
-    """on_click of "Resume": a new launch from the last checkpoint, up to the total batches asked
-    (after a divergence, with the lower learning rate ``lr``)."""
+    """on_click of "Resume": from the last checkpoint up to the total batches asked (after a divergence, at ``lr``)."""
     try:
         jobs.resume_job(job_id, num_batches=int(st.session_state[f"resume-total-{job_id}"]), lr=lr)
     except jobs.JobError as exc:
@@ -198,43 +207,43 @@ if st.session_state.pop(SCROLL_KEY, False):
     st.iframe(SCROLL_SCRIPT, height=1)
 
 st.subheader("New job")
+if "train_batch_size" not in st.session_state:      # the first run (or back from another page)
+    form_defaults()
 c_task, c_model = st.columns([2, 1])
-task = c_task.selectbox("Task", list(TASKS), format_func=task_title, key="train_task")
+task = c_task.selectbox("Task", list(TASKS), format_func=task_title, key="train_task", on_change=form_defaults)
 model_type = c_model.radio("Model", list(MODEL_LABELS), format_func=MODEL_LABELS.get, horizontal=True,
-                           key="train_model")
+                           key="train_model", on_change=form_defaults)
 defaults = valid_param_keys(task, model_type)
-train_defaults = TrainSettings()
+recipe = task_recipe(task) if model_type == "ntm" else None     # its settings are the form's defaults
 advanced = not teacher_mode()
 widget_keys = {key: f"train_{model_type}_{key}" for key in MODEL_FIELDS[model_type]}
 widget_keys.update({key: f"train_{task}_{key}" for key in task_params(task)})
 
 with st.form("new_job"):
     c1, c2, c3, c4, c5 = st.columns(5)
-    c1.number_input("Batch size", value=train_defaults.batch_size, step=1, **limits("batch_size"),
-                    key="train_batch_size")
-    c2.number_input("Batches", value=2000, step=100, **limits("num_batches"),
+    c1.number_input("Batch size", step=1, **limits("batch_size"), key="train_batch_size")
+    c2.number_input("Batches", step=100, **limits("num_batches"),
                     help="Sequences seen = batches × batch size.", key="train_num_batches")
-    c3.number_input("Learning rate", value=float(train_defaults.lr), step=1e-4, format="%.4f",
-                    min_value=jobs.LIMITS["lr"][0], max_value=jobs.LIMITS["lr"][1], key="train_lr")
+    c3.number_input("Learning rate", step=1e-4, format="%.4f", **limits("lr", float), key="train_lr")
     c4.number_input("Seed", value=1000, step=1, min_value=0, max_value=2**31 - 1, key="train_seed")
     c5.selectbox("Device", device_choices(), key="train_device",
                  help="Where the job trains: cpu, or a GPU (cuda, cuda:N) when torch sees one on this machine.")
+    if recipe:
+        st.checkbox(f"Recipe **{recipe.name}**: {recipe.spec.settings.optimizer}, compiled, stops after "
+                    f"{recipe.spec.settings.max_seconds:g} s", key="train_recipe", help=recipe.description)
     for col, (key, label) in zip(st.columns(4), MODEL_FIELDS[model_type].items()):
         col.number_input(label, value=int(defaults["model"][key]), step=1, **limits(key), key=widget_keys[key])
-    with st.expander("Task parameters", expanded=False):
-        params = task_params(task)
-        for col, (key, (_, default)) in zip(st.columns(len(params)), params.items()):
-            col.number_input(key, value=int(default), step=1, min_value=1, key=widget_keys[key])
+    params = task_params(task)
+    for col, (key, (_, default)) in zip(st.expander("Task parameters").columns(len(params)), params.items()):
+        col.number_input(key, value=int(default), step=1, min_value=1, key=widget_keys[key])
     if advanced:
-        with st.expander("Reporting and checkpoints", expanded=False):
-            r1, r2 = st.columns(2)
-            r1.number_input("Report every (batches)", value=REPORT_INTERVAL, step=10, **limits("report_interval"),
-                            key="train_report_interval", help="A point on the curves and a fresh sample prediction.")
-            r2.number_input("Checkpoint every (batches)", value=CHECKPOINT_INTERVAL, step=100,
-                            **limits("checkpoint_interval"), key="train_checkpoint_interval",
-                            help="A kill loses at most this much progress; 0: only at the end.")
-    # A new key after each start: the browser keeps a widget's last value otherwise.
-    name_key = f"train_preset_name_{task}_{model_type}_{st.session_state.get('train_starts', 0)}"
+        r1, r2 = st.expander("Reporting and checkpoints").columns(2)
+        r1.number_input("Report every (batches)", value=REPORT_INTERVAL, step=10, **limits("report_interval"),
+                        key="train_report_interval", help="A point on the curves and a fresh sample prediction.")
+        r2.number_input("Checkpoint every (batches)", value=CHECKPOINT_INTERVAL, step=100,
+                        **limits("checkpoint_interval"), key="train_checkpoint_interval",
+                        help="A kill loses at most this much progress; 0: only at the end.")
+    name_key = f"train_preset_name_{task}_{model_type}_{st.session_state.get('train_starts', 0)}"   # new per start
     st.text_input("Save as preset", value=jobs.free_preset_name(f"my-{task}-{model_type}"), key=name_key,
                   help="Letters, digits, '-', '_' or '.'; not the name of an existing preset.")
     st.form_submit_button("Start training", type="primary", on_click=start,

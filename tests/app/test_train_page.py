@@ -12,7 +12,7 @@ from ntm import jobs
 from ntm.io import ROOT
 from ntm.jobs.runner import FAULT_ENV
 from ntm.presets import list_presets
-from ntm.recipes import LECTURE_DEMO
+from ntm.recipes import LECTURE_DEMO, RECIPES, recipe_spec
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("jobs_data_dir")]
 
@@ -26,6 +26,7 @@ def train_page() -> AppTest:
 
 
 def fill_tiny(at, name="tiny-copy", num_batches=40):
+    at.checkbox(key="train_recipe").uncheck()          # the general settings: no compile, no time limit
     for key, value in {"train_batch_size": 4, "train_num_batches": num_batches, "train_lr": 0.01,
                        "train_ntm_controller_size": 16, "train_ntm_memory_slots": 16, "train_ntm_memory_width": 8,
                        "train_copy_max_len": 4, "train_report_interval": 5, "train_checkpoint_interval": 10}.items():
@@ -269,3 +270,52 @@ def test_cancel_resume_and_the_concurrency_limit_from_the_page(monkeypatch, wait
     job = wait_job(lambda j: j.state == "done", timeout=120)
     at.run()
     assert "Saved as preset **long-one**." in texts(at.success) and job.launches == 2
+
+
+def form_settings(at) -> tuple:
+    return tuple(at.number_input(key=f"train_{k}").value for k in ("batch_size", "num_batches", "lr"))
+
+
+def test_picking_a_task_fills_the_form_with_its_five_minute_recipe():
+    at = train_page()
+    copy = RECIPES["copy-5min"].spec.settings
+    assert form_settings(at) == (copy.batch_size, copy.num_batches, copy.lr) != (8, 2000, 3e-3)   # not the general
+    assert at.checkbox(key="train_recipe").value and "copy-5min" in at.checkbox(key="train_recipe").label
+    at.number_input(key="train_batch_size").set_value(7).run()
+    at.selectbox(key="train_task").set_value("associative-recall").run()
+    recall = RECIPES["associative-recall-5min"].spec.settings
+    assert form_settings(at) == (recall.batch_size, recall.num_batches, recall.lr)      # the 7 is replaced
+    assert "associative-recall-5min" in at.checkbox(key="train_recipe").label
+    at.radio(key="train_model").set_value("lstm").run()                                # no recipe for an LSTM
+    assert form_settings(at) == (8, 2000, 3e-3) and not at.checkbox
+    at.radio(key="train_model").set_value("ntm").run()
+    assert form_settings(at) == (recall.batch_size, recall.num_batches, recall.lr) and at.checkbox(key="train_recipe").value
+
+
+def test_starting_a_task_with_its_recipe_gives_the_job_the_recipes_settings():
+    at = train_page()
+    at.selectbox(key="train_task").set_value("repeat-copy").run()
+    at.number_input(key="train_num_batches").set_value(5)               # a value the user changed wins
+    preset_name(at).set_value("rc-recipe")
+    submit(at)
+    (job,) = jobs.list_jobs()                                            # (the fixture kills the job)
+    expected = recipe_spec("repeat-copy-5min")
+    settings = {**expected.to_dict()["settings"], "num_batches": 5,      # and so do the form's intervals
+                "report_interval": at.number_input(key="train_report_interval").value,
+                "checkpoint_interval": at.number_input(key="train_checkpoint_interval").value}
+    assert job.spec["settings"] == settings and settings["max_seconds"] > 0 and settings["compile"]
+    assert job.spec["model"] == {**expected.model, "controller_size": 100, "memory_slots": 128, "memory_width": 20}
+    assert job.spec["task"] == "repeat-copy"
+    assert job.spec["task_params"] == {"seq_width": 8, "min_len": 1, "max_len": 10, "min_repeats": 1,
+                                       "max_repeats": 10}
+
+
+def test_unticking_the_recipe_starts_with_the_general_settings():
+    at = train_page()
+    at.checkbox(key="train_recipe").uncheck()                           # (a form: sent with the submit)
+    preset_name(at).set_value("copy-plain")
+    submit(at)
+    (job,) = jobs.list_jobs()                                            # (the fixture kills the job)
+    assert not job.spec["settings"]["compile"] and job.spec["settings"]["max_seconds"] == 0
+    assert "memory_init" not in job.spec["model"]
+    assert job.spec["settings"]["batch_size"] == RECIPES["copy-5min"].spec.settings.batch_size      # the form's
