@@ -405,11 +405,15 @@ class Trainer:
                 f"{s.clip_value:g}), and resume: --resume -p lr={s.lr / 2:g}")
 
     def write_status(self, state: str, message: str = "", rate: float | None = None) -> dict[str, Any]:
-        total = self.spec.settings.num_batches
+        total, budget = self.spec.settings.num_batches, self.spec.settings.max_seconds
         remaining = max(total - self.batches, 0) * self.spec.settings.batch_size
+        eta = remaining / rate if rate else None
+        if budget and getattr(self, "_run_start", None) is not None:    # a time limit ends the run first
+            left = max(budget - (time.perf_counter() - self._run_start), 0.0)
+            eta = left if eta is None else min(eta, left)
         status = {"state": state, "batches": self.batches, "num_batches": total,
                   "sequences": self.sequences, "elapsed": round(self.elapsed, 2),
-                  "eta_seconds": round(remaining / rate, 1) if rate else None,
+                  "eta_seconds": round(eta, 1) if eta is not None else None, "max_seconds": budget,
                   "pid": os.getpid(), "updated": time.time(), "message": message,
                   "task": self.spec.task, "model_type": self.spec.model_type}
         atomic_write_json(self.status_path, status)
@@ -459,7 +463,7 @@ class Trainer:
         """Train until ``num_batches``, a stop request, or ``max_seconds`` of wall time since this call
         (then state "done" with a message saying so). Returns the final status."""
         s = self.spec.settings
-        run_start = time.perf_counter()
+        run_start = self._run_start = time.perf_counter()
         out_of_time = False
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.model.train()

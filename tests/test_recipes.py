@@ -151,3 +151,22 @@ def test_max_seconds_is_a_p_setting_checked_and_renewed_on_resume(tmp_path, monk
                       on_batch=lambda b: clock.tick(10.0))
     resumed.run()                                             # a fresh budget for the resumed process
     assert resumed.spec.settings.max_seconds == 15.0 and resumed.batches == 1 + 2
+
+
+def test_a_time_limited_run_reports_the_time_left_as_its_eta(tmp_path, monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(training, "time", clock)
+    seen = []
+    trainer = Trainer(tiny_spec(max_seconds=100.0), tmp_path / "run", progress=False,
+                      on_batch=lambda batches: clock.tick(10.0),
+                      on_report=lambda record: seen.append(json.loads((tmp_path / "run" / "status.json").read_text())))
+    trainer.run()
+    # Reported at batch 4, before that batch's tick: 30 s spent. The 46 batches left would take 460 s at
+    # its rate (0.2 sequences/s), the budget ends in 70.
+    at4 = next(s for s in seen if s["batches"] == 4)
+    assert at4["eta_seconds"] == 70.0 and at4["max_seconds"] == 100.0 and at4["num_batches"] == 50
+    unlimited = Trainer(tiny_spec(num_batches=6), tmp_path / "free", progress=False,
+                        on_batch=lambda batches: clock.tick(10.0),
+                        on_report=lambda record: seen.append(json.loads((tmp_path / "free" / "status.json").read_text())))
+    unlimited.run()
+    assert seen[-2]["batches"] == 4 and seen[-2]["eta_seconds"] == 20.0           # 2 batches of 2 at 0.2/s
