@@ -27,17 +27,15 @@ such rows list no failing sequences.
 from __future__ import annotations
 
 import inspect
-import math
 import re
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .device import model_device
 from .numbers import percent
-from .tasks import Batch, Task, bit_errors
+from .tasks import Batch, Task, bit_errors, sequence_cost_bits
 
 # The kinds of model the comparisons of section 4 set side by side, by the model types of each, with
 # the preset each defaults to; the paper compares the NTM and the LSTM, and the DNC is the NTM's successor.
@@ -152,13 +150,6 @@ def _score(model: nn.Module, task: Task, seeds: list[int], lengths: list[int], k
             if "optimum" in out:
                 out["optimum"][chunk] = task.optimal_cost_bits(cpu_batch).double()
     return out
-
-
-def sequence_cost_bits(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """``[B]`` each sequence's cost in bits: binary cross-entropy summed over its scored bits, / ln 2
-    (``ntm.tasks.cost_bits`` is the mean of these)."""
-    nats = F.binary_cross_entropy_with_logits(logits, batch.targets, reduction="none") * batch.mask.unsqueeze(-1)
-    return nats.sum(dim=(1, 2)) / math.log(2.0)
 
 
 def _summary(seeds: list[int], lengths: list[int], scores: dict[str, torch.Tensor], keep: int,

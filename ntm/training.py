@@ -259,6 +259,7 @@ class Trainer:
         self.on_report = on_report
         self.on_batch = on_batch
         self._stop_requested = False
+        self._run_start: float | None = None      # perf_counter() when run() began (its max_seconds budget)
         self.resumed = False
         if self.run_dir.exists() and not self.run_dir.is_dir():
             raise ValueError(f"{shown_path(self.run_dir)} is a file, not a folder: choose another --checkpoint-path")
@@ -408,7 +409,7 @@ class Trainer:
         total, budget = self.spec.settings.num_batches, self.spec.settings.max_seconds
         remaining = max(total - self.batches, 0) * self.spec.settings.batch_size
         eta = remaining / rate if rate else None
-        if budget and getattr(self, "_run_start", None) is not None:    # a time limit ends the run first
+        if budget and self._run_start is not None:                    # a time limit ends the run first
             left = max(budget - (time.perf_counter() - self._run_start), 0.0)
             eta = left if eta is None else min(eta, left)
         status = {"state": state, "batches": self.batches, "num_batches": total,

@@ -21,7 +21,7 @@ import typing
 from typing import Any
 
 from .associative_recall import AssociativeRecallTask
-from .base import Batch, Phase, Task, bit_errors, cost_bits, loss
+from .base import Batch, Phase, Task, bit_errors, cost_bits, loss, sequence_cost_bits
 from .copy import CopyTask
 from .ngrams import NGramsTask
 from .nli import NLITask
@@ -65,5 +65,5 @@ def make_task(name: str, **params: Any) -> Task:
 
 __all__ = [
     "TASKS", "Batch", "Phase", "Task", "CopyTask", "RepeatCopyTask", "AssociativeRecallTask",
-    "NGramsTask", "PrioritySortTask", "NLITask", "make_task", "task_params", "cost_bits", "bit_errors", "loss",
+    "NGramsTask", "PrioritySortTask", "NLITask", "make_task", "task_params", "cost_bits", "sequence_cost_bits", "bit_errors", "loss",
 ]

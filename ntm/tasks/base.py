@@ -290,8 +290,13 @@ def cost_bits(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
     Returns:
         Scalar.
     """
-    per_sequence = _scored_bce(logits, batch).sum(dim=(1, 2)) / _LN2  # [B]
-    return per_sequence.mean()
+    return sequence_cost_bits(logits, batch).mean()
+
+
+def sequence_cost_bits(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """``[B]`` each sequence's cost in bits: binary cross-entropy summed over its scored timesteps and
+    bits, / ln 2 (``cost_bits`` is their mean; evaluation keeps them per sequence)."""
+    return _scored_bce(logits, batch).sum(dim=(1, 2)) / _LN2
 
 
 def bit_errors(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
